@@ -1,0 +1,1 @@
+"""xdesk: the X (Twitter) service desk inside Slack."""

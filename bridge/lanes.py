@@ -1,0 +1,133 @@
+"""Working the outbox: take a lane's lease, do its head job, record it, go on.
+
+Job handlers return :class:`Done` (the result to record and the jobs that follow from it) or raise
+:class:`Retry` (leave the job at the head and the lane alone until later). A job that keeps failing
+for a reason no retry fixes goes to the dead-letter list ``xdesk:dead`` with a log line, so one bad
+job cannot block a channel for ever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.log import kv
+from bridge.outbox import Job, Outbox
+
+log = logging.getLogger(__name__)
+
+LEASE_TTL = 120.0
+JOBS_PER_LEASE = 20
+
+
+@dataclass
+class Done:
+    result: Any = True
+    followups: list[tuple[str, Job]] = field(default_factory=list)
+    pace: float = 0.0  # seconds to leave the lane alone afterwards (Slack's per-channel pace)
+
+
+class Retry(Exception):  # noqa: N818 - it is an outcome, not an error
+    def __init__(self, after: float, reason: str) -> None:
+        super().__init__(reason)
+        self.after = after
+        self.reason = reason
+
+
+Handler = Callable[[Job], Done]
+
+
+def backoff(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
+    return min(cap, base * 2 ** max(0, attempt - 1))
+
+
+class LaneWorker:
+    def __init__(self, outbox: Outbox, handlers: dict[str, Handler]) -> None:
+        self.outbox = outbox
+        self.handlers = handlers
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            wait = self.run_once()
+            if wait > 0:
+                self.outbox.wait(min(wait, 1.0))
+
+    def run_once(self) -> float:
+        """Work every lane that is ready; return how long until one may be ready again."""
+        soonest = 5.0
+        worked = False
+        for lane in self.outbox.lanes():
+            not_before = self.outbox.not_before(lane)
+            now = time.time()
+            if not_before > now:
+                soonest = min(soonest, not_before - now)
+                continue
+            if not self.outbox.lease(lane, self.owner, LEASE_TTL):
+                continue
+            try:
+                worked |= self._work(lane)
+            finally:
+                self.outbox.release(lane, self.owner)
+        return 0.0 if worked else soonest
+
+    def _work(self, lane: str) -> bool:
+        worked = False
+        for _ in range(JOBS_PER_LEASE):
+            job = self.outbox.head(lane)
+            if job is None or not self._do(lane, job):
+                break
+            worked = True
+            if self.outbox.not_before(lane) > time.time():
+                break
+            self.outbox.renew(lane, self.owner, LEASE_TTL)
+        return worked
+
+    def _do(self, lane: str, job: Job) -> bool:
+        """Do one job; False when the lane must wait."""
+        if self.outbox.done(job["id"]) is not None:
+            # Done by a holder whose lease ran out before it could pop the job.
+            self.outbox.complete(lane, job, self.outbox.done(job["id"]), [])
+            return True
+        handler = self.handlers.get(job.get("kind", ""))
+        if handler is None:
+            return self._dead(lane, job, f"no handler for job kind {job.get('kind')!r}")
+        try:
+            done = handler(job)
+        except Retry as retry:
+            attempt = self._attempt(job)
+            log.warning(kv("job.retry", lane=lane, job=job["id"], attempt=attempt, after=round(retry.after, 1),
+                           reason=retry.reason))
+            self.outbox.pace(lane, time.time() + retry.after)
+            return False
+        except PermanentFailure as failure:
+            return self._dead(lane, job, str(failure))
+        self.outbox.complete(lane, job, done.result, done.followups)
+        self.outbox.r.delete(f"{self.outbox.p}attempts:{job['id']}")
+        if done.pace:
+            self.outbox.pace(lane, time.time() + done.pace)
+        return True
+
+    def _attempt(self, job: Job) -> int:
+        key = f"{self.outbox.p}attempts:{job['id']}"
+        attempt = int(self.outbox.r.incr(key))
+        self.outbox.r.expire(key, 7 * 24 * 3600)
+        return attempt
+
+    def _dead(self, lane: str, job: Job, reason: str) -> bool:
+        log.error(kv("job.dead", lane=lane, job=job["id"], kind=job.get("kind"), reason=reason))
+        self.outbox.r.rpush(f"{self.outbox.p}dead", json.dumps({"lane": lane, "job": job, "reason": reason}))
+        self.outbox.complete(lane, job, {"dead": reason}, [])
+        return True
+
+
+class PermanentFailure(Exception):
+    """The job cannot succeed however often it is tried (a bug, or a setting that must change)."""

@@ -1,0 +1,119 @@
+"""The durable outbox: every effect on Slack or X is a job in a Redis *lane*, done in order.
+
+A lane is a Redis list worked by one process at a time (a lease with a TTL): ``post:<channel>`` keeps
+a channel's parents and thread messages in order and at Slack's pace, ``x`` keeps the brand's tweets
+in order, ``slack`` holds parent updates, reactions and ephemeral answers. A job stays at the head of
+its lane until it is done; completing it records the result under ``done:<job id>``, pops it and
+pushes the jobs that follow from it, in one atomic step. A process killed mid-job leaves the job at
+the head, and the next lease holder finds it there.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import redis
+
+Job = dict[str, Any]
+
+DONE_TTL = 14 * 24 * 3600
+
+# Pop the head only if it is still the job we did (another holder after an expired lease may have
+# done it), record the result, and push the follow-up jobs.
+_COMPLETE = """
+local p, lane, job_id, result, done_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local lk = p..'lane:'..lane
+local head = redis.call('LINDEX', lk, 0)
+if head and cjson.decode(head)['id'] == job_id then redis.call('LPOP', lk) end
+redis.call('SET', p..'done:'..job_id, result, 'EX', done_ttl)
+local i = 6
+while i < #ARGV do
+  redis.call('RPUSH', p..'lane:'..ARGV[i], ARGV[i + 1])
+  redis.call('SADD', p..'lanes', ARGV[i])
+  i = i + 2
+end
+if redis.call('LLEN', lk) == 0 then redis.call('SREM', p..'lanes', lane) end
+redis.call('LPUSH', p..'wake', '1')
+redis.call('LTRIM', p..'wake', 0, 63)
+return 1
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class Outbox:
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.r = client
+        self.p = prefix
+        self._complete = client.register_script(_COMPLETE)
+        self._release = client.register_script(_RELEASE)
+
+    def push(self, lane: str, job: Job, pipe: redis.client.Pipeline | None = None) -> None:
+        target = pipe if pipe is not None else self.r.pipeline(transaction=True)
+        target.rpush(f"{self.p}lane:{lane}", json.dumps(job))
+        target.sadd(f"{self.p}lanes", lane)
+        target.lpush(f"{self.p}wake", "1")
+        target.ltrim(f"{self.p}wake", 0, 63)
+        if pipe is None:
+            target.execute()
+
+    def lanes(self) -> list[str]:
+        return sorted(self.r.smembers(f"{self.p}lanes"))
+
+    def head(self, lane: str) -> Job | None:
+        raw = self.r.lindex(f"{self.p}lane:{lane}", 0)
+        return json.loads(raw) if raw else None
+
+    def depth(self, lane: str) -> int:
+        return int(self.r.llen(f"{self.p}lane:{lane}"))
+
+    def pending(self) -> int:
+        return sum(self.depth(lane) for lane in self.lanes())
+
+    def done(self, job_id: str) -> Any:
+        raw = self.r.get(f"{self.p}done:{job_id}")
+        return json.loads(raw) if raw is not None else None
+
+    def complete(self, lane: str, job: Job, result: Any, followups: list[tuple[str, Job]]) -> None:
+        args: list[Any] = [self.p, lane, job["id"], json.dumps(result), DONE_TTL]
+        for follow_lane, follow_job in followups:
+            args += [follow_lane, json.dumps(follow_job)]
+        self._complete(args=args)
+
+    def lease(self, lane: str, owner: str, ttl: float) -> bool:
+        return bool(self.r.set(f"{self.p}lease:{lane}", owner, nx=True, px=int(ttl * 1000)))
+
+    def renew(self, lane: str, owner: str, ttl: float) -> bool:
+        key = f"{self.p}lease:{lane}"
+        with self.r.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(key)
+                if pipe.get(key) != owner:
+                    return False
+                pipe.multi()
+                pipe.pexpire(key, int(ttl * 1000))
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                return False
+
+    def release(self, lane: str, owner: str) -> None:
+        self._release(keys=[f"{self.p}lease:{lane}"], args=[owner])
+
+    def not_before(self, lane: str) -> float:
+        value = self.r.get(f"{self.p}pace:{lane}")
+        return float(value) if value else 0.0
+
+    def pace(self, lane: str, until: float) -> None:
+        """Leave the lane alone until ``until`` (epoch seconds): Slack's pace, X's rate-limit reset."""
+        ttl = max(1, int(until - time.time()) + 1)
+        self.r.set(f"{self.p}pace:{lane}", repr(until), ex=ttl)
+
+    def wait(self, timeout: float) -> None:
+        """Block until some job is pushed or completed, or ``timeout`` passes."""
+        self.r.blpop([f"{self.p}wake"], timeout=max(0.01, timeout))

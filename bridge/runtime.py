@@ -1,0 +1,183 @@
+"""Wiring: from the environment and settings to a running ``web``, ``worker`` or both.
+
+Each process builds its parts here; the parts themselves know nothing of processes or threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+
+import redis
+
+from bridge.lanes import LaneWorker
+from bridge.log import kv
+from bridge.models import Author
+from bridge.redis_conn import connect
+from bridge.settings import Environment, Settings, SettingsError
+from bridge.slack_client import SlackError, SlackSide, web_client
+from bridge.slack_to_x import Desk, Roles, XReplies
+from bridge.store import Store
+from bridge.web import WebApp, server
+from bridge.x_client import XClient, XError
+from bridge.x_to_slack import Poller, SlackPosting, search_source
+
+log = logging.getLogger(__name__)
+
+LANE_THREADS = 4
+
+
+@dataclass
+class Runtime:
+    env: Environment
+    settings: Settings
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return connect(self.env)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.redis)
+
+    @cached_property
+    def slack(self) -> SlackSide:
+        return SlackSide(web_client(self.env))
+
+    @cached_property
+    def x(self) -> XClient:
+        return XClient(self.env)
+
+    def require(self, slack: bool = False, x: bool = False) -> None:
+        missing = []
+        if slack and not self.env.slack_bot_token:
+            missing.append("SLACK_BOT_TOKEN")
+        if slack and not self.env.slack_signing_secret:
+            missing.append("SLACK_SIGNING_SECRET")
+        if slack and self.settings.slack.mode == "socket" and not self.env.slack_app_token:
+            missing.append("SLACK_APP_TOKEN (slack.mode is \"socket\")")
+        if x and not self.env.has_x:
+            missing.append("X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET")
+        if missing:
+            raise SettingsError("environment: missing " + ", ".join(missing))
+
+    def brand(self) -> Author:
+        """The brand account, from X once and then from Redis."""
+        key = "xdesk:brand"
+        cached = self.redis.hgetall(key)
+        if cached:
+            return Author(id=cached["id"], username=cached["username"], name=cached["name"])
+        me = self.x.me()
+        self.redis.hset(key, mapping={"id": me.id, "username": me.username, "name": me.name})
+        self.redis.expire(key, 3600)
+        return me
+
+    # -- web -------------------------------------------------------------------------------------
+
+    def bolt_app(self):
+        from bridge.slack_app import build_app  # Bolt only where Slack requests are served
+
+        roles = Roles(self.settings, self.slack, self.redis, self.store.p)
+        desk = Desk(self.store, self.settings, roles)
+        return build_app(self.slack.client, self.env.slack_signing_secret, self.store, desk)
+
+    def serve_web(self, stop: threading.Event, sock: socket.socket | None = None) -> None:
+        """Serve until ``stop`` is set (or SIGTERM/SIGINT when on the main thread)."""
+        self.require(slack=True)
+        app = self.bolt_app()
+        if self.settings.slack.mode == "socket":
+            self._socket_mode(app, stop)
+            web = WebApp(None, self.redis)  # health check only
+        else:
+            web = WebApp(app, self.redis)
+        srv = server(web, "0.0.0.0", self.env.port)
+        threading.Thread(target=lambda: (stop.wait(), setattr(srv, "should_exit", True)), daemon=True).start()
+        port = sock.getsockname()[1] if sock else self.env.port
+        log.info(kv("web.started", port=port, mode=self.settings.slack.mode))
+        srv.run(sockets=[sock] if sock else None)
+
+    def _socket_mode(self, app, stop: threading.Event) -> None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(app, self.env.slack_app_token)
+        handler.connect()
+        log.info(kv("slack.socket_mode_connected"))
+        threading.Thread(target=lambda: (stop.wait(), handler.close()), daemon=True).start()
+
+    # -- worker ----------------------------------------------------------------------------------
+
+    def worker_threads(self, stop: threading.Event) -> list[threading.Thread]:
+        self.require(slack=False, x=True)
+        if not self.env.slack_bot_token:
+            raise SettingsError("environment: missing SLACK_BOT_TOKEN")
+        brand = self.brand()
+        posting = SlackPosting(self.store, self.slack, self.settings, brand)
+        replies = XReplies(self.store, self.x, self.slack, self.settings, brand.username)
+        handlers = {**posting.handlers(), **replies.handlers()}
+        threads = []
+        pollers = [Poller("mentions", lambda since: self.x.mentions(brand.id, since), self.store,
+                          self.settings, brand, answerable_by_source=True)]
+        for query in self.settings.x.search:
+            pollers.append(Poller(search_source(query), lambda since, q=query: self.x.search(q, since),
+                                  self.store, self.settings, brand, answerable_by_source=False))
+        for poller in pollers:
+            threads.append(threading.Thread(target=poller.run, args=(stop,), name=f"poll-{poller.source}"))
+        for i in range(LANE_THREADS):
+            threads.append(threading.Thread(target=LaneWorker(self.store.outbox, handlers).run, args=(stop,),
+                                            name=f"lanes-{i}"))
+        log.info(kv("worker.started", brand=brand.username, sources=len(pollers), lane_threads=LANE_THREADS))
+        return threads
+
+
+def start_all(rt: Runtime, stop: threading.Event) -> tuple[int, list[threading.Thread]]:
+    """Web and worker in threads of this process (the sandbox, tests): the web port and the threads."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    threads = rt.worker_threads(stop)
+    threads.append(threading.Thread(target=rt.serve_web, args=(stop, sock), name="web"))
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
+    return int(sock.getsockname()[1]), threads
+
+
+def check(rt: Runtime) -> list[str]:
+    """Every problem with settings, credentials and reachability, one line each."""
+    problems = []
+    try:
+        rt.redis.ping()
+    except (redis.ConnectionError, redis.TimeoutError, OSError, RuntimeError) as exc:
+        problems.append(f"redis: not reachable ({type(exc).__name__}: {exc})")
+    try:
+        rt.require(slack=True, x=True)
+    except SettingsError as exc:
+        problems.append(str(exc))
+    if rt.env.slack_bot_token:
+        try:
+            rt.slack.auth_test()
+            channels = {rt.settings.slack.default_channel, *(t.channel for t in rt.settings.topics)}
+            for channel in sorted(channels):
+                if problem := rt.slack.channel_problem(channel):
+                    problems.append(f"slack: channel {channel}: {problem}")
+        except SlackError as exc:
+            problems.append(f"slack: auth.test failed: {exc.error}")
+    if rt.env.has_x:
+        try:
+            rt.x.me()
+        except XError as exc:
+            problems.append(f"x: GET /2/users/me failed: {exc.reason}")
+    return problems
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    def handle(signum: int, _frame: object) -> None:
+        log.info(kv("process.stopping", signal=signal.Signals(signum).name))
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

@@ -1,0 +1,201 @@
+"""Settings: ``settings.toml`` (path in ``BRIDGE_SETTINGS``) overlaid by ``BRIDGE_<SECTION>__<KEY>``.
+
+Secrets and endpoints come from the environment only (:class:`Environment`). Both are validated at
+start; :func:`load` turns any problem into one :class:`SettingsError` line that names the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class SettingsError(Exception):
+    """A setting or environment variable is wrong; the message is one line that names it."""
+
+
+def _slack_id(prefixes: str, what: str):
+    pattern = re.compile(rf"^[{prefixes}][A-Z0-9]{{2,}}$")
+
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"expected a Slack {what} ID like {prefixes[0]}0123ABCD, got {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+ChannelIdStr = Annotated[str, _slack_id("CG", "channel")]
+UserIdStr = Annotated[str, _slack_id("UW", "user")]
+UserOrGroupIdStr = Annotated[str, _slack_id("UWS", "user or user-group")]
+EmojiName = Annotated[str, Field(pattern=r"^[a-z0-9_+\-']+$", description="emoji name without colons")]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SlackSection(_Section):
+    mode: Literal["http", "socket"] = "http"
+    default_channel: ChannelIdStr
+    admins: list[UserIdStr] = []
+    agents: list[UserOrGroupIdStr] = []
+
+
+class XSection(_Section):
+    min_poll_interval: float = Field(5, ge=0.1, le=3600)
+    search: list[Annotated[str, Field(min_length=1, max_length=512)]] = []
+    include_retweets: bool = False
+
+
+class EmojiSection(_Section):
+    claim: EmojiName = "eyes"
+    resolve: EmojiName = "white_check_mark"
+
+
+class RepliesSection(_Section):
+    note_prefixes: list[Annotated[str, Field(min_length=1)]] = ["note:", "//"]
+    long: Literal["split", "refuse"] = "split"
+    sent_emoji: EmojiName = "outbox_tray"
+
+
+class AgentSection(_Section):
+    signature: Annotated[str, Field(max_length=20)] = ""
+
+
+class Topic(_Section):
+    name: Annotated[str, Field(min_length=1)]
+    channel: ChannelIdStr
+    keywords: list[Annotated[str, Field(min_length=1)]] = []
+    hashtags: list[Annotated[str, Field(min_length=1)]] = []
+    languages: list[Annotated[str, Field(min_length=2, max_length=8)]] = []
+
+    @field_validator("hashtags")
+    @classmethod
+    def _strip_hash(cls, tags: list[str]) -> list[str]:
+        return [t.lstrip("#") for t in tags]
+
+
+class Settings(BaseSettings):
+    """Everything in ``settings.toml``; see the commented file in the repository root."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BRIDGE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    slack: SlackSection
+    x: XSection = XSection()
+    emoji: EmojiSection = EmojiSection()
+    replies: RepliesSection = RepliesSection()
+    agents: dict[UserIdStr, AgentSection] = {}
+    topics: list[Topic] = []
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = Path(os.environ.get("BRIDGE_SETTINGS", "settings.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=path))
+
+    def signature_of(self, user: str) -> str:
+        agent = self.agents.get(user)  # type: ignore[call-overload]
+        return agent.signature if agent else ""
+
+
+class Environment(BaseModel):
+    """Secrets and endpoints: environment variables only, never in ``settings.toml``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    x_api_key: str = ""
+    x_api_secret: str = ""
+    x_access_token: str = ""
+    x_access_token_secret: str = ""
+    redis_url: str = ""
+    bridge_data_dir: Path = Path("var")
+    slack_api_url: str = "https://slack.com/api/"
+    x_api_url: str = "https://api.twitter.com"
+    port: int = Field(3000, ge=0, le=65535)
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> Environment:
+        environ = dict(os.environ if environ is None else environ)
+        values = {name: environ[name.upper()] for name in cls.model_fields if environ.get(name.upper())}
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise SettingsError(_one_line(exc, env=True)) from None
+
+    @property
+    def has_slack(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def has_x(self) -> bool:
+        return all((self.x_api_key, self.x_api_secret, self.x_access_token, self.x_access_token_secret))
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for scrubbing logs."""
+        return [
+            s
+            for s in (
+                self.slack_bot_token,
+                self.slack_signing_secret,
+                self.slack_app_token,
+                self.x_api_key,
+                self.x_api_secret,
+                self.x_access_token,
+                self.x_access_token_secret,
+            )
+            if s
+        ]
+
+
+def _one_line(exc: ValidationError, env: bool = False) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    if env:
+        loc = loc.upper()
+    msg = err["msg"]
+    if err["type"] == "missing":
+        msg = "is required but missing"
+    elif err["type"] == "extra_forbidden":
+        msg = "is not a known setting (a typo?)"
+    more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+    where = "environment" if env else "settings"
+    return f"{where}: {loc}: {msg}{more}"
+
+
+def load() -> Settings:
+    """Read and validate the settings, or raise :class:`SettingsError` with one line naming the key."""
+    path = Path(os.environ.get("BRIDGE_SETTINGS", "settings.toml"))
+    if not path.is_file():
+        raise SettingsError(f"settings: file {path} not found (set BRIDGE_SETTINGS to its path)")
+    try:
+        settings = Settings()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc)) from None
+    except ValueError as exc:  # TOML syntax errors
+        raise SettingsError(f"settings: {path} is not valid TOML: {exc}") from None
+    return settings

@@ -1,0 +1,48 @@
+"""The Bolt app: signature checks, a shared dedupe on ``event_id``, and the listeners in ``handlers/``.
+
+``process_before_response=True``: the listeners only touch Redis (the work is queued in the outbox),
+so they finish well inside Slack's 3 seconds, and Slack gets its 200 only once the event is safely
+stored. A failure answers 500 and Slack delivers the event again
+(https://api.slack.com/apis/connections/events-api#retries).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+
+from bridge.log import kv
+from bridge.slack_to_x import Desk
+from bridge.store import Store
+from handlers import register_all
+
+log = logging.getLogger(__name__)
+
+
+def build_app(client: WebClient, signing_secret: str, store: Store, desk: Desk) -> App:
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        process_before_response=True,
+        # auth.test is checked by the process at start (it needs the bot's user id anyway).
+        token_verification_enabled=False,
+        logger=logging.getLogger("slack_bolt.App"),
+    )
+
+    @app.middleware
+    def dedupe(body: dict, next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002 - Bolt's name
+        # Retries can land on another web process, so the record of handled events lives in Redis.
+        event_id = body.get("event_id")
+        if isinstance(event_id, str) and store.event_seen(event_id):
+            log.info(kv("slack.event_duplicate", event_id=event_id))
+            return BoltResponse(status=200, body="")
+        response = next()
+        if isinstance(event_id, str) and response is not None and response.status == 200:
+            store.mark_event(event_id)
+        return response
+
+    register_all(app, desk)
+    return app

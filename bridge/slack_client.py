@@ -1,0 +1,130 @@
+"""The Slack Web API as the core needs it: post, update, react, answer ephemerally, look up users.
+
+Built on slack-sdk's ``WebClient`` pointed at ``SLACK_API_URL``. Slack's 429s are retried after their
+``Retry-After`` by the SDK's retry handlers (https://api.slack.com/apis/rate-limits), as are 5xx and
+dropped connections; what still fails reaches the caller as :class:`SlackError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bridge.log import kv
+from bridge.settings import Environment
+
+log = logging.getLogger(__name__)
+
+# Errors after which the same call will not succeed by trying again.
+PERMANENT = {
+    "channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "no_text", "invalid_blocks",
+    "invalid_auth", "not_authed", "account_inactive", "token_revoked", "missing_scope",
+    "message_not_found", "cant_update_message", "user_not_in_channel", "restricted_action",
+}  # fmt: skip
+
+
+class SlackError(Exception):
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"Slack {method} failed: {error}")
+        self.method = method
+        self.error = error
+
+    @property
+    def permanent(self) -> bool:
+        return self.error in PERMANENT
+
+
+def web_client(env: Environment, timeout: int = 15) -> WebClient:
+    return WebClient(
+        token=env.slack_bot_token or None,
+        base_url=env.slack_api_url,
+        timeout=timeout,
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=5),
+            ServerErrorRetryHandler(max_retry_count=3),
+            ConnectionErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+class SlackSide:
+    """What the core may do in Slack."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def _call(self, method: str, **params: Any) -> dict[str, Any]:
+        try:
+            # The SDK's typed method knows whether Slack wants JSON or form fields for it.
+            response = getattr(self.client, method.replace(".", "_"))(**params)
+        except SlackApiError as exc:
+            error = exc.response.get("error", "unknown_error") if exc.response is not None else "unknown"
+            raise SlackError(method, str(error)) from None
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict] | None = None,
+        thread_ts: str | None = None,
+        metadata: dict | None = None,
+    ) -> str:
+        params: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False}
+        if blocks is not None:
+            params["blocks"] = blocks
+        if thread_ts:
+            params["thread_ts"] = thread_ts
+        if metadata:
+            params["metadata"] = metadata
+        return str(self._call("chat.postMessage", **params)["ts"])
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
+        self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
+
+    def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
+        params: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        if thread_ts:
+            params["thread_ts"] = thread_ts
+        self._call("chat.postEphemeral", **params)
+
+    def react(self, channel: str, ts: str, name: str) -> None:
+        try:
+            self._call("reactions.add", channel=channel, timestamp=ts, name=name)
+        except SlackError as exc:
+            if exc.error != "already_reacted":  # done before: the effect we want is there
+                raise
+
+    def join(self, channel: str) -> None:
+        self._call("conversations.join", channel=channel)
+
+    def is_workspace_admin(self, user: str) -> bool:
+        info = self._call("users.info", user=user).get("user", {})
+        return bool(info.get("is_admin") or info.get("is_owner"))
+
+    def group_members(self, group: str) -> list[str]:
+        return list(self._call("usergroups.users.list", usergroup=group).get("users", []))
+
+    def auth_test(self) -> dict[str, Any]:
+        return self._call("auth.test")
+
+    def channel_problem(self, channel: str) -> str | None:
+        """None when the bot can post in ``channel``, else what is wrong, in words."""
+        try:
+            info = self._call("conversations.info", channel=channel).get("channel", {})
+        except SlackError as exc:
+            return exc.error
+        if info.get("is_archived"):
+            return "archived"
+        if not info.get("is_member", True):
+            log.info(kv("slack.channel_not_member", channel=channel))
+            return "the bot is not a member (invite it with /invite @xdesk)"
+        return None

@@ -1,0 +1,261 @@
+"""Slack to X: claims, releases and resolves from reactions; thread replies tweeted as the brand.
+
+:class:`Desk` decides, from a Slack event, what happens to a case. It only touches Redis (the claim
+is one atomic script) and queues jobs, so the Events API request is answered well within Slack's
+three seconds. :class:`XReplies` runs those jobs: tweets, reactions and ephemeral answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+import redis
+
+from bridge.lanes import Done, Retry, backoff
+from bridge.log import kv
+from bridge.models import Case, SlackUserId, TweetId
+from bridge.rules import is_agent
+from bridge.settings import Settings
+from bridge.slack_client import SlackError, SlackSide
+from bridge.store import Store
+from bridge.tweet_text import EmptyReply, ReplyTooLong, is_note, plan_reply, slack_to_plain
+from bridge.x_client import RateLimited, XClient, XError
+from bridge.x_to_slack import job_error
+
+log = logging.getLogger(__name__)
+
+ROLE_CACHE_TTL = 300
+
+
+def update_job(case: Case) -> tuple[str, dict]:
+    return "slack", {"id": f"update:{case.id}:{uuid.uuid4().hex}", "kind": "update", "case": case.id}
+
+
+def ephemeral_job(channel: str, user: str, text: str, thread_ts: str | None = None) -> tuple[str, dict]:
+    job = {"id": f"ephemeral:{uuid.uuid4().hex}", "kind": "ephemeral", "channel": channel, "user": user,
+           "text": text, "thread_ts": thread_ts}
+    return "slack", job
+
+
+def react_job(channel: str, ts: str, name: str) -> tuple[str, dict]:
+    return "slack", {"id": f"react:{channel}:{ts}:{name}", "kind": "react", "channel": channel, "ts": ts,
+                     "name": name}
+
+
+def notice_job(case: Case, key: str, text: str) -> tuple[str, dict]:
+    return f"post:{case.channel}", {"id": f"notice:{key}", "kind": "notice", "case": case.id, "text": text}
+
+
+class Roles:
+    """Who is an agent and who is an admin, with Slack look-ups cached in Redis for a few minutes."""
+
+    def __init__(self, settings: Settings, slack: SlackSide, r: redis.Redis, prefix: str) -> None:
+        self.settings = settings
+        self.slack = slack
+        self.r = r
+        self.p = prefix
+
+    def is_agent(self, user: str) -> bool:
+        groups = [g for g in self.settings.slack.agents if g.startswith("S")]
+        member_of = [g for g in groups if user in self._members(g)]
+        return is_agent(user, member_of, self.settings)
+
+    def is_admin(self, user: str) -> bool:
+        if user in self.settings.slack.admins:
+            return True
+        key = f"{self.p}role:wsadmin:{user}"
+        cached = self.r.get(key)
+        if cached is None:
+            try:
+                cached = "1" if self.slack.is_workspace_admin(user) else "0"
+            except SlackError as exc:
+                log.warning(kv("slack.users_info_failed", user=user, error=exc.error))
+                return False
+            self.r.set(key, cached, ex=ROLE_CACHE_TTL)
+        return cached == "1"
+
+    def _members(self, group: str) -> set[str]:
+        key = f"{self.p}role:group:{group}"
+        if not self.r.exists(key):
+            try:
+                members = self.slack.group_members(group)
+            except SlackError as exc:
+                log.warning(kv("slack.usergroup_failed", group=group, error=exc.error))
+                return set()
+            with self.r.pipeline() as pipe:
+                pipe.delete(key)
+                pipe.sadd(key, "", *members)  # "" marks a group looked up, even an empty one
+                pipe.expire(key, ROLE_CACHE_TTL)
+                pipe.execute()
+        return set(self.r.smembers(key)) - {""}
+
+
+class Desk:
+    def __init__(self, store: Store, settings: Settings, roles: Roles) -> None:
+        self.store = store
+        self.settings = settings
+        self.roles = roles
+
+    def _push(self, *jobs: tuple[str, dict]) -> None:
+        with self.store.r.pipeline(transaction=True) as pipe:
+            for lane, job in jobs:
+                self.store.outbox.push(lane, job, pipe=pipe)
+            pipe.execute()
+
+    # -- reactions on a parent -----------------------------------------------------------------
+
+    def reaction_added(self, user: str, channel: str, ts: str, reaction: str) -> None:
+        case = self.store.case_by_parent(channel, ts)
+        if case is None:
+            return
+        if reaction == self.settings.emoji.claim:
+            self._claim(case, user)
+        elif reaction == self.settings.emoji.resolve:
+            self._resolve(case, user)
+
+    def reaction_removed(self, user: str, channel: str, ts: str, reaction: str) -> None:
+        case = self.store.case_by_parent(channel, ts)
+        if case is None:
+            return
+        if reaction == self.settings.emoji.claim and self.store.release(case.id, SlackUserId(user)):
+            log.info(kv("case.released", case=case.id, user=user))
+            self._push(update_job(case))
+        elif reaction == self.settings.emoji.resolve and case.resolved_by == user:
+            if self.store.unresolve(case.id):
+                log.info(kv("case.unresolved", case=case.id, user=user))
+                self._push(update_job(case))
+
+    def _claim(self, case: Case, user: str) -> None:
+        if not self.roles.is_agent(user):
+            log.info(kv("case.claim_refused", case=case.id, user=user, why="not an agent"))
+            self._push(ephemeral_job(case.channel, user, "Only agents can claim cases. Ask an admin to add you."))
+            return
+        holder = self.store.claim(case.id, SlackUserId(user))
+        if holder == user:
+            if case.claimer != user:
+                log.info(kv("case.claimed", case=case.id, user=user))
+                self._push(update_job(case))
+            return
+        log.info(kv("case.claim_lost", case=case.id, user=user, holder=holder))
+        self._push(ephemeral_job(case.channel, user, f"<@{holder}> already has this case, so nothing changed. "
+                                 "Ask them to hand it over, or remove their claim."))
+
+    def _resolve(self, case: Case, user: str) -> None:
+        fresh = self.store.case(case.id) or case
+        if user != fresh.claimer and not self.roles.is_admin(user):
+            self._push(ephemeral_job(case.channel, user, "Only the agent who claimed this case, or an admin, "
+                                     "can resolve it."))
+            return
+        if self.store.resolve(case.id, SlackUserId(user)):
+            log.info(kv("case.resolved", case=case.id, user=user))
+            self._push(update_job(case))
+
+    # -- thread messages -----------------------------------------------------------------------
+
+    def message(self, user: str, channel: str, ts: str, thread_ts: str, text: str) -> None:
+        case = self.store.case_by_parent(channel, thread_ts)
+        if case is None:
+            return
+        if is_note(text, self.settings.replies.note_prefixes):
+            log.info(kv("reply.note", case=case.id, user=user, ts=ts))
+            return
+        if case.claimer is None:
+            if self.store.take_message(channel, ts, [ephemeral_job(
+                channel, user, f"This case isn't claimed yet, so nothing was tweeted. React :{self.settings.emoji.claim}: "
+                "on the case's first message to claim it, then write your reply again.", thread_ts)]):
+                log.info(kv("reply.unclaimed", case=case.id, user=user, ts=ts))
+            return
+        if case.claimer != user:
+            log.info(kv("reply.note", case=case.id, user=user, ts=ts, why="not the claimer"))
+            return
+        try:
+            plan_reply(slack_to_plain(text), self.settings.signature_of(user), self.settings.replies.long)
+        except (ReplyTooLong, EmptyReply) as exc:
+            # Told at once, not after a trip through the queue.
+            self.store.take_message(channel, ts, [ephemeral_job(channel, user, f"Not tweeted: {exc}", thread_ts),
+                                                  react_job(channel, ts, "x")])
+            log.info(kv("reply.refused", case=case.id, user=user, ts=ts, reason=str(exc)))
+            return
+        job = {"id": f"reply:{channel}:{ts}", "kind": "reply", "case": case.id, "channel": channel,
+               "ts": ts, "user": user, "text": text}
+        if self.store.take_message(channel, ts, [("x", job)]):
+            log.info(kv("reply.queued", case=case.id, user=user, ts=ts))
+
+
+class XReplies:
+    """The jobs of the Slack-to-X direction: tweet a reply, react, answer ephemerally."""
+
+    def __init__(self, store: Store, x: XClient, slack: SlackSide, settings: Settings, brand_username: str):
+        self.store = store
+        self.x = x
+        self.slack = slack
+        self.settings = settings
+        self.brand_username = brand_username
+
+    def handlers(self) -> dict[str, Callable]:
+        return {"reply": self.reply, "react": self.react, "ephemeral": self.ephemeral}
+
+    def reply(self, job: dict) -> Done:
+        case = self.store.case(job["case"])
+        channel, ts, user = job["channel"], job["ts"], job["user"]
+        if case is None:
+            return Done({"skipped": "case gone"})
+        try:
+            parts = plan_reply(slack_to_plain(job["text"]), self.settings.signature_of(user),
+                               self.settings.replies.long)
+        except (ReplyTooLong, EmptyReply) as exc:
+            return self._failed(case, job, str(exc))
+        progress = f"{self.store.p}parts:{job['id']}"
+        sent: list[str] = self.store.r.lrange(progress, 0, -1)
+        in_reply_to = TweetId(sent[-1]) if sent else case.latest_customer_tweet
+        for part in parts[len(sent):]:
+            try:
+                tweet_id = self.x.post_reply(part, in_reply_to)
+            except RateLimited as exc:
+                wait = (exc.reset_at - time.time()) if exc.reset_at else backoff(len(sent) + 1, 15)
+                raise Retry(max(1.0, wait), exc.reason) from None
+            except XError as exc:
+                if exc.retryable:
+                    raise Retry(backoff(1, 5), exc.reason) from None
+                log.warning(kv("reply.failed", case=case.id, ts=ts, reason=exc.reason, parts_sent=len(sent)))
+                return self._failed(case, job, exc.reason, sent)
+            with self.store.r.pipeline(transaction=True) as pipe:
+                pipe.rpush(progress, tweet_id)
+                pipe.expire(progress, 14 * 24 * 3600)
+                pipe.set(f"{self.store.p}tweet:{tweet_id}", case.id)
+                pipe.execute()
+            sent.append(tweet_id)
+            in_reply_to = TweetId(tweet_id)
+            log.info(kv("reply.tweeted", case=case.id, user=user, ts=ts, tweet=tweet_id,
+                        part=f"{len(sent)}/{len(parts)}"))
+        links = " ".join(f"https://x.com/{self.brand_username}/status/{t}" for t in sent)
+        return Done({"tweets": sent}, [
+            react_job(channel, ts, self.settings.replies.sent_emoji),
+            notice_job(case, job["id"], f"Tweeted as @{self.brand_username}: {links}"),
+        ])
+
+    def _failed(self, case: Case, job: dict, reason: str, sent: list[str] | None = None) -> Done:
+        extra = f" ({len(sent)} part(s) were tweeted before that.)" if sent else ""
+        return Done({"failed": reason, "tweets": sent or []}, [
+            react_job(job["channel"], job["ts"], "x"),
+            notice_job(case, job["id"], f"<@{job['user']}> Not tweeted: {reason}{extra}"),
+        ])
+
+    def react(self, job: dict) -> Done:
+        try:
+            self.slack.react(job["channel"], job["ts"], job["name"])
+        except SlackError as exc:
+            raise job_error(exc) from None
+        return Done(True)
+
+    def ephemeral(self, job: dict) -> Done:
+        try:
+            self.slack.ephemeral(job["channel"], job["user"], job["text"], job.get("thread_ts"))
+        except SlackError as exc:
+            if exc.error in ("user_not_in_channel", "channel_not_found"):
+                return Done({"skipped": exc.error})  # nobody left to tell
+            raise job_error(exc) from None
+        return Done(True)

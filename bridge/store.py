@@ -1,0 +1,275 @@
+"""Cases, claims, cursors and dedupe keys in Redis.
+
+Every change that must not be half-done (a tweet stored without the job that posts it, a claim read
+and written by two agents at once) is one Lua script, which Redis runs atomically.
+
+Keys (all under ``xdesk:``):
+
+- ``case:<id>`` hash of a case; ``seq:case`` the case counter
+- ``tweet:<tweet id>`` -> case id, for every customer tweet and every reply the brand sent
+- ``tweetdata:<tweet id>`` the stored tweet; ``conv:<conversation id>`` -> case id
+- ``parent:<channel>:<ts>`` -> case id; ``cursor:<source>`` the newest tweet id stored from a source
+- ``event:<event id>`` Slack events already handled; ``msg:<channel>:<ts>`` Slack messages taken as replies
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from enum import StrEnum
+from typing import NamedTuple
+
+import redis
+
+from bridge.models import (
+    Author,
+    Case,
+    CaseId,
+    CaseStatus,
+    ChannelId,
+    Media,
+    SlackTs,
+    SlackUserId,
+    Tweet,
+    TweetId,
+)
+from bridge.outbox import Job, Outbox
+
+PREFIX = "xdesk:"
+EVENT_TTL = 7 * 24 * 3600
+
+
+class Outcome(StrEnum):
+    NEW = "new"
+    JOINED = "joined"
+    REOPENED = "reopened"
+    DUPLICATE = "duplicate"
+
+
+class Ingested(NamedTuple):
+    outcome: Outcome
+    case_id: CaseId
+    channel: ChannelId
+
+
+_INGEST = """
+local p, tid, tweet_json, conv = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local channel, topic, customer, answerable = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local n_refs = tonumber(ARGV[9])
+local existing = redis.call('GET', p..'tweet:'..tid)
+if existing then
+  return {'duplicate', existing, redis.call('HGET', p..'case:'..existing, 'channel') or ''}
+end
+local case_id = false
+for i = 1, n_refs do
+  case_id = redis.call('GET', p..'tweet:'..ARGV[9 + i])
+  if case_id then break end
+end
+if not case_id and conv ~= '' then case_id = redis.call('GET', p..'conv:'..conv) end
+local outcome = 'new'
+if case_id then
+  local ck = p..'case:'..case_id
+  channel = redis.call('HGET', ck, 'channel')
+  redis.call('HSET', ck, 'latest_customer_tweet', tid)
+  redis.call('HINCRBY', ck, 'tweet_count', 1)
+  outcome = 'joined'
+  if redis.call('HGET', ck, 'status') == 'resolved' then
+    local claimer = redis.call('HGET', ck, 'claimer') or ''
+    local status = 'open'
+    if claimer ~= '' then status = 'claimed' end
+    redis.call('HSET', ck, 'status', status, 'resolved_by', '')
+    outcome = 'reopened'
+  end
+else
+  case_id = tostring(redis.call('INCR', p..'seq:case'))
+  redis.call('HSET', p..'case:'..case_id, 'channel', channel, 'topic', topic, 'first_tweet', tid,
+    'latest_customer_tweet', tid, 'customer', customer, 'status', 'open', 'claimer', '',
+    'resolved_by', '', 'parent_ts', '', 'answerable', answerable, 'tweet_count', 1)
+end
+redis.call('SET', p..'tweet:'..tid, case_id)
+redis.call('SET', p..'tweetdata:'..tid, tweet_json)
+if conv ~= '' then redis.call('SET', p..'conv:'..conv, case_id, 'NX') end
+-- The jobs that show it in Slack are pushed in the same step: a tweet is never stored without them.
+local function push(lane, job)
+  redis.call('RPUSH', p..'lane:'..lane, cjson.encode(job))
+  redis.call('SADD', p..'lanes', lane)
+end
+local post_lane = 'post:'..channel
+if outcome == 'new' then
+  push(post_lane, {id = 'parent:'..case_id, kind = 'parent', case = case_id})
+else
+  push(post_lane, {id = 'followup:'..tid, kind = 'followup', case = case_id, tweet = tid})
+end
+if outcome == 'reopened' then
+  push(post_lane, {id = 'reopened:'..tid, kind = 'reopened', case = case_id, tweet = tid})
+  push('slack', {id = 'update:reopened:'..tid, kind = 'update', case = case_id})
+end
+redis.call('LPUSH', p..'wake', '1')
+redis.call('LTRIM', p..'wake', 0, 63)
+return {outcome, case_id, channel}
+"""
+
+# Claim only if nobody holds the case: of two agents reacting at once exactly one wins.
+_CLAIM = """
+local ck = KEYS[1]
+if redis.call('EXISTS', ck) == 0 then return '' end
+local holder = redis.call('HGET', ck, 'claimer') or ''
+if holder ~= '' then return holder end
+local status = redis.call('HGET', ck, 'status')
+if status ~= 'resolved' then status = 'claimed' end
+redis.call('HSET', ck, 'claimer', ARGV[1], 'status', status)
+return ARGV[1]
+"""
+
+_RELEASE = """
+local ck = KEYS[1]
+if redis.call('HGET', ck, 'claimer') ~= ARGV[1] then return 0 end
+local status = redis.call('HGET', ck, 'status')
+if status ~= 'resolved' then status = 'open' end
+redis.call('HSET', ck, 'claimer', '', 'status', status)
+return 1
+"""
+
+_SET_STATUS = """
+local ck = KEYS[1]
+local want, by = ARGV[1], ARGV[2]
+if redis.call('EXISTS', ck) == 0 then return 0 end
+local status = redis.call('HGET', ck, 'status')
+if want == 'resolved' then
+  if status == 'resolved' then return 0 end
+  redis.call('HSET', ck, 'status', 'resolved', 'resolved_by', by)
+  return 1
+end
+if status ~= 'resolved' then return 0 end
+local claimer = redis.call('HGET', ck, 'claimer') or ''
+if claimer ~= '' then want = 'claimed' else want = 'open' end
+redis.call('HSET', ck, 'status', want, 'resolved_by', '')
+return 1
+"""
+
+
+class Store:
+    def __init__(self, client: redis.Redis, prefix: str = PREFIX) -> None:
+        self.r = client
+        self.p = prefix
+        self.outbox = Outbox(client, prefix)
+        self._ingest = client.register_script(_INGEST)
+        self._claim = client.register_script(_CLAIM)
+        self._release = client.register_script(_RELEASE)
+        self._set_status = client.register_script(_SET_STATUS)
+
+    # -- X to Slack --------------------------------------------------------------------------
+
+    def ingest(self, tweet: Tweet, channel: ChannelId, topic: str | None, answerable: bool) -> Ingested:
+        """Store a customer tweet in its case and queue what Slack must show, in one atomic step.
+
+        Joins the case of a tweet it replies to or quotes, else of its conversation, else opens a
+        case in ``channel``. A tweet stored before is a duplicate and changes nothing.
+        """
+        args = [
+            self.p,
+            tweet.id,
+            json.dumps(asdict(tweet)),
+            tweet.conversation_id or "",
+            channel,
+            topic or "",
+            json.dumps(asdict(tweet.author)),
+            "1" if answerable else "0",
+            len(tweet.referenced),
+            *tweet.referenced,
+        ]
+        outcome, case_id, case_channel = self._ingest(args=args)
+        return Ingested(Outcome(outcome), CaseId(case_id), ChannelId(case_channel))
+
+    def cursor(self, source: str) -> TweetId | None:
+        value = self.r.get(f"{self.p}cursor:{source}")
+        return TweetId(value) if value else None
+
+    def set_cursor(self, source: str, tweet_id: TweetId) -> None:
+        self.r.set(f"{self.p}cursor:{source}", tweet_id)
+
+    def tweet(self, tweet_id: TweetId) -> Tweet | None:
+        raw = self.r.get(f"{self.p}tweetdata:{tweet_id}")
+        return tweet_from_json(raw) if raw else None
+
+    def case_of_tweet(self, tweet_id: TweetId) -> CaseId | None:
+        value = self.r.get(f"{self.p}tweet:{tweet_id}")
+        return CaseId(value) if value else None
+
+    def set_parent(self, case_id: CaseId, channel: ChannelId, ts: SlackTs) -> None:
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(f"{self.p}case:{case_id}", mapping={"parent_ts": ts, "channel": channel})
+            pipe.set(f"{self.p}parent:{channel}:{ts}", case_id)
+            pipe.execute()
+
+    def link_brand_tweet(self, case_id: CaseId, tweet_id: TweetId) -> None:
+        """The brand's reply belongs to the case, so the customer's answer to it joins the case."""
+        self.r.set(f"{self.p}tweet:{tweet_id}", case_id)
+
+    # -- cases -------------------------------------------------------------------------------
+
+    def case(self, case_id: CaseId) -> Case | None:
+        raw = self.r.hgetall(f"{self.p}case:{case_id}")
+        return case_from_hash(case_id, raw) if raw else None
+
+    def case_by_parent(self, channel: str, ts: str) -> Case | None:
+        case_id = self.r.get(f"{self.p}parent:{channel}:{ts}")
+        return self.case(CaseId(case_id)) if case_id else None
+
+    def claim(self, case_id: CaseId, user: SlackUserId) -> SlackUserId | None:
+        """Claim the case for ``user`` if nobody holds it; returns whoever holds it afterwards."""
+        holder = self._claim(keys=[f"{self.p}case:{case_id}"], args=[user])
+        return SlackUserId(holder) if holder else None
+
+    def release(self, case_id: CaseId, user: SlackUserId) -> bool:
+        return bool(self._release(keys=[f"{self.p}case:{case_id}"], args=[user]))
+
+    def resolve(self, case_id: CaseId, user: SlackUserId) -> bool:
+        return bool(self._set_status(keys=[f"{self.p}case:{case_id}"], args=["resolved", user]))
+
+    def unresolve(self, case_id: CaseId) -> bool:
+        return bool(self._set_status(keys=[f"{self.p}case:{case_id}"], args=["open", ""]))
+
+    # -- Slack dedupe ------------------------------------------------------------------------
+
+    def event_seen(self, event_id: str) -> bool:
+        return bool(self.r.exists(f"{self.p}event:{event_id}"))
+
+    def mark_event(self, event_id: str) -> None:
+        self.r.set(f"{self.p}event:{event_id}", 1, ex=EVENT_TTL)
+
+    def take_message(self, channel: str, ts: str, jobs: list[tuple[str, Job]]) -> bool:
+        """Queue ``jobs`` for a Slack message unless it was taken before (Slack retries, twins)."""
+        key = f"{self.p}msg:{channel}:{ts}"
+        if not self.r.set(key, 1, nx=True, ex=EVENT_TTL):
+            return False
+        with self.r.pipeline(transaction=True) as pipe:
+            for lane, job in jobs:
+                self.outbox.push(lane, job, pipe=pipe)
+            pipe.execute()
+        return True
+
+
+def tweet_from_json(raw: str) -> Tweet:
+    data = json.loads(raw)
+    data["author"] = Author(**data["author"])
+    data["media"] = tuple(Media(**m) for m in data.get("media", ()))
+    data["mentions"] = tuple(data.get("mentions", ()))
+    return Tweet(**data)
+
+
+def case_from_hash(case_id: CaseId, h: dict[str, str]) -> Case:
+    return Case(
+        id=case_id,
+        channel=ChannelId(h["channel"]),
+        topic=h.get("topic") or None,
+        first_tweet=TweetId(h["first_tweet"]),
+        latest_customer_tweet=TweetId(h["latest_customer_tweet"]),
+        customer=Author(**json.loads(h["customer"])),
+        status=CaseStatus(h.get("status", "open")),
+        claimer=SlackUserId(h["claimer"]) if h.get("claimer") else None,
+        resolved_by=SlackUserId(h["resolved_by"]) if h.get("resolved_by") else None,
+        parent_ts=SlackTs(h["parent_ts"]) if h.get("parent_ts") else None,
+        answerable=h.get("answerable", "1") == "1",
+        tweet_count=int(h.get("tweet_count", 1)),
+    )

@@ -1,0 +1,206 @@
+"""X to Slack: poll mentions and searches into cases, and show cases in their Slack threads.
+
+The poller stores each tweet in its case (which queues the Slack posts in the same atomic step) and
+moves the source's cursor only after every fetched tweet is stored. The posting jobs run from the
+channel's outbox lane, one at a time and at Slack's pace of about one message a second per channel
+(https://api.slack.com/methods/chat.postMessage#rate_limiting).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from bridge.lanes import Done, PermanentFailure, Retry, backoff
+from bridge.log import kv
+from bridge.models import Author, Case, CaseId, ChannelId, TweetId
+from bridge.rules import is_answerable, route, should_ingest
+from bridge.settings import Settings
+from bridge.slack_blocks import followup_blocks, notice_blocks, parent_blocks
+from bridge.slack_client import SlackError, SlackSide
+from bridge.store import Outcome, Store
+from bridge.x_client import Fetch, RateLimited, XError, next_poll_delay
+
+log = logging.getLogger(__name__)
+
+SLACK_PACE = 1.0  # seconds between posts in one channel
+
+
+def search_source(query: str) -> str:
+    return "search:" + hashlib.sha1(query.encode()).hexdigest()[:12]
+
+
+class Poller:
+    """Polls one source (mentions, or one search query) as often as its rate limit allows."""
+
+    def __init__(
+        self,
+        source: str,
+        fetch: Callable[[TweetId | None], Fetch],
+        store: Store,
+        settings: Settings,
+        brand: Author,
+        answerable_by_source: bool,
+    ) -> None:
+        self.source = source
+        self.fetch = fetch
+        self.store = store
+        self.settings = settings
+        self.brand = brand
+        self.answerable_by_source = answerable_by_source
+        self.failures = 0
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            stop.wait(self.poll_once())
+
+    def poll_once(self) -> float:
+        """Fetch and store what is new; return the seconds to wait before the next poll."""
+        min_interval = self.settings.x.min_poll_interval
+        since = self.store.cursor(self.source)
+        try:
+            fetched = self.fetch(since)
+        except RateLimited as exc:
+            self.failures += 1
+            wait = exc.reset_at - time.time() if exc.reset_at else backoff(self.failures, min_interval)
+            wait = max(min_interval, wait)
+            log.warning(kv("x.rate_limited", source=self.source, wait=round(wait, 1), daily=exc.daily))
+            return wait
+        except XError as exc:
+            self.failures += 1
+            wait = max(min_interval, backoff(self.failures, min_interval))
+            log.warning(kv("x.poll_failed", source=self.source, reason=exc.reason, wait=round(wait, 1)))
+            return wait
+        self.failures = 0
+        stored = 0
+        for tweet in fetched.tweets:
+            if not should_ingest(tweet, self.brand.id, self.settings.x.include_retweets):
+                continue
+            topic, channel = route(tweet, self.settings.topics, self.settings.slack.default_channel)
+            answerable = self.answerable_by_source or is_answerable(tweet, self.brand.username)
+            result = self.store.ingest(tweet, channel, topic, answerable)
+            if result.outcome is not Outcome.DUPLICATE:
+                stored += 1
+                log.info(kv("case." + result.outcome.value, case=result.case_id, tweet=tweet.id,
+                            channel=result.channel, topic=topic, source=self.source))
+        if fetched.tweets:
+            # Only now: every tweet up to the newest is stored with the jobs that post it.
+            self.store.set_cursor(self.source, max(fetched.tweets, key=lambda t: int(t.id)).id)
+        if stored:
+            log.info(kv("x.polled", source=self.source, new=stored, backlog=self.store.outbox.pending()))
+        return next_poll_delay(fetched.budget, min_interval, time.time())
+
+
+class SlackPosting:
+    """The jobs that show cases in Slack: parents, follow-ups, notices, parent updates."""
+
+    def __init__(self, store: Store, slack: SlackSide, settings: Settings, brand: Author) -> None:
+        self.store = store
+        self.slack = slack
+        self.settings = settings
+        self.brand = brand
+
+    def handlers(self) -> dict[str, Callable]:
+        return {
+            "parent": self.parent,
+            "followup": self.followup,
+            "reopened": self.reopened,
+            "notice": self.notice,
+            "update": self.update,
+        }
+
+    def _case(self, case_id: str) -> Case:
+        case = self.store.case(CaseId(case_id))
+        if case is None:
+            raise PermanentFailure(f"case {case_id} is not stored")
+        return case
+
+    def parent(self, job: dict) -> Done:
+        case = self._case(job["case"])
+        if case.parent_ts:
+            return Done({"ts": case.parent_ts})
+        tweet = self.store.tweet(case.first_tweet)
+        if tweet is None:
+            raise PermanentFailure(f"tweet {case.first_tweet} of case {case.id} is not stored")
+        blocks, text = parent_blocks(case, tweet, brand_username=self.brand.username,
+                                     claim_emoji=self.settings.emoji.claim)
+        metadata = {"event_type": "xdesk_case", "event_payload": {"case_id": case.id, "tweet_id": tweet.id}}
+        channel = case.channel
+        try:
+            ts = self._post(channel, text, blocks, metadata=metadata)
+        except SlackError as exc:
+            fallback = ChannelId(self.settings.slack.default_channel)
+            if exc.error not in ("channel_not_found", "is_archived") or channel == fallback:
+                raise job_error(exc) from None
+            # A topic's channel is gone: the case must still reach someone.
+            log.error(kv("slack.channel_unusable", case=case.id, channel=channel, error=exc.error,
+                         fallback=fallback))
+            channel = fallback
+            ts = self._slack(lambda: self._post(fallback, text, blocks, metadata=metadata))
+        self.store.set_parent(case.id, channel, ts)
+        log.info(kv("case.posted", case=case.id, tweet=tweet.id, channel=channel, ts=ts))
+        return Done({"ts": ts}, pace=SLACK_PACE)
+
+    def followup(self, job: dict) -> Done:
+        case = self._case(job["case"])
+        tweet = self.store.tweet(TweetId(job["tweet"]))
+        if tweet is None or not case.parent_ts:
+            raise PermanentFailure(f"follow-up {job['tweet']} of case {case.id} has no tweet or parent")
+        blocks, text = followup_blocks(tweet)
+        ts = self._slack(lambda: self._post(case.channel, text, blocks, thread_ts=case.parent_ts))
+        log.info(kv("case.followup_posted", case=case.id, tweet=tweet.id, channel=case.channel, ts=ts))
+        return Done({"ts": ts}, pace=SLACK_PACE)
+
+    def reopened(self, job: dict) -> Done:
+        case = self._case(job["case"])
+        who = f"<@{case.claimer}> " if case.claimer else ""
+        return self._notice(case, f"{who}The customer wrote again, so this case is open again.")
+
+    def notice(self, job: dict) -> Done:
+        return self._notice(self._case(job["case"]), job["text"])
+
+    def _notice(self, case: Case, text: str) -> Done:
+        if not case.parent_ts:
+            raise PermanentFailure(f"case {case.id} has no parent to post a notice under")
+        blocks, fallback = notice_blocks(text)
+        ts = self._slack(lambda: self._post(case.channel, fallback, blocks, thread_ts=case.parent_ts))
+        return Done({"ts": ts}, pace=SLACK_PACE)
+
+    def update(self, job: dict) -> Done:
+        case = self._case(job["case"])
+        tweet = self.store.tweet(case.first_tweet)
+        if not case.parent_ts or tweet is None:
+            return Done({"skipped": "no parent yet"})  # the parent, when posted, shows the state
+        blocks, text = parent_blocks(case, tweet, brand_username=self.brand.username,
+                                     claim_emoji=self.settings.emoji.claim)
+        self._slack(lambda: self.slack.update(case.channel, case.parent_ts or "", text, blocks))
+        return Done(True)
+
+    def _post(self, channel: str, text: str, blocks: list[dict], **kwargs) -> str:
+        def post() -> str:
+            try:
+                return self.slack.post(channel, text, blocks, **kwargs)
+            except SlackError as exc:
+                if exc.error != "not_in_channel":
+                    raise
+                self.slack.join(channel)  # public channels: join and try once more
+                return self.slack.post(channel, text, blocks, **kwargs)
+
+        return self._slack(post)
+
+    @staticmethod
+    def _slack(call: Callable):
+        try:
+            return call()
+        except SlackError as exc:
+            raise job_error(exc) from None
+
+
+def job_error(exc: SlackError) -> Exception:
+    """What is left of a Slack error after the SDK's own retries: retry later, or give up."""
+    if exc.permanent:
+        return PermanentFailure(f"{exc.method}: {exc.error}")
+    return Retry(after=5.0, reason=f"{exc.method}: {exc.error}")

@@ -1,0 +1,167 @@
+"""The real bridge, in-process, between the X and Slack emulators, on an embedded Redis.
+
+Only the HTTP boundary is emulated: Redis, Bolt, tweepy, uvicorn and signatures are real.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bridge.emulators.slack_server import SlackEmulator
+from bridge.emulators.x_server import XEmulator
+from bridge.runtime import Runtime, start_all
+from bridge.settings import Environment, Settings, load
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_TOKEN = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"
+APP_TOKEN = "xapp-1-A0XDESK01-4242-0123456789abcdef"
+X_KEYS = {
+    "consumer_key": "xk-consumer-3nVuSoBZnx6U4vzUxf5w",
+    "consumer_secret": "xs-consumer-Bcs59EFbbsdF6Sl9Ng71smgStWEGwXXKSjYvPVt7qys",
+    "access_token": "1000000001-xat-0U2L7Z9lAmYfNPp8WhQ",
+    "access_token_secret": "xats-secret-gtHh7bE9kZ0WyXq4PZfXc2fN",
+}
+
+ANNA, BEN, CARL, ADMIN = "U0ANNA0001", "U0BEN00002", "U0CARL0003", "U0ADMIN001"
+GENERAL, DSL, MOBILE = "C0GENERAL1", "C0DSLTEAM1", "C0MOBILE01"
+
+BASE_SETTINGS = f"""
+[slack]
+mode = "http"
+default_channel = "{GENERAL}"
+admins = ["{ADMIN}"]
+agents = []
+
+[x]
+min_poll_interval = 0.2
+
+[agents.{ANNA}]
+signature = "^AN"
+
+[agents.{BEN}]
+signature = "^BK"
+
+[[topics]]
+name = "DSL"
+channel = "{DSL}"
+keywords = ["dsl", "router", "internet"]
+
+[[topics]]
+name = "Mobile"
+channel = "{MOBILE}"
+keywords = ["5g", "roaming"]
+hashtags = ["mobilfunk"]
+"""
+
+
+def write_settings(path: Path, text: str = BASE_SETTINGS, extra: str = "") -> Path:
+    path.write_text(text + extra)
+    return path
+
+
+def environment(x: XEmulator, slack: SlackEmulator, redis_url: str, **more: str) -> dict[str, str]:
+    """The process environment the bridge is started with, as an operator would set it."""
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "X_API_KEY": X_KEYS["consumer_key"],
+        "X_API_SECRET": X_KEYS["consumer_secret"],
+        "X_ACCESS_TOKEN": X_KEYS["access_token"],
+        "X_ACCESS_TOKEN_SECRET": X_KEYS["access_token_secret"],
+        "REDIS_URL": redis_url,
+        "SLACK_API_URL": slack.url,
+        "X_API_URL": x.url,
+        **more,
+    }
+
+
+class Desk:
+    """A running bridge plus the emulators around it, with the moves a customer and agents make."""
+
+    def __init__(self, x: XEmulator, slack: SlackEmulator, env: dict[str, str], settings: Settings) -> None:
+        self.x = x
+        self.slack = slack
+        self.settings = settings
+        self.rt = Runtime(Environment.from_environ(env), settings)
+        self.stop = threading.Event()
+        self.port, self.threads = start_all(self.rt, self.stop)
+        slack.events_url = f"http://127.0.0.1:{self.port}/slack/events"
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=15)
+            assert not thread.is_alive(), f"{thread.name} did not stop"
+
+    # -- a customer on X ---------------------------------------------------------------------
+
+    def tweet(self, text: str, author: str = "kunde_klaus", **kwargs: Any) -> str:
+        return self.x.add_tweet(text, author=author, **kwargs)
+
+    # -- what Slack shows --------------------------------------------------------------------
+
+    def parent_of(self, tweet_id: str, timeout: float = 15) -> dict:
+        """Wait for the case parent that carries ``tweet_id`` in its metadata."""
+        found: list[dict] = []
+
+        def posted() -> bool:
+            for channel in (GENERAL, DSL, MOBILE):
+                for message in self.slack.messages(channel):
+                    payload = (message.get("metadata") or {}).get("event_payload") or {}
+                    if payload.get("tweet_id") == tweet_id and message.get("thread_ts") in (None, message["ts"]):
+                        found.append({**message, "channel": channel})
+                        return True
+            return False
+
+        assert self.slack.wait_for(posted, timeout=timeout), f"no parent for tweet {tweet_id}"
+        return found[0]
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 15) -> None:
+        assert self.slack.wait_for(predicate, timeout=timeout)
+
+    def thread(self, parent: dict) -> list[dict]:
+        return self.slack.thread(parent["channel"], parent["ts"])
+
+    def parent_text(self, parent: dict) -> str:
+        message = self.slack.message(parent["channel"], parent["ts"])
+        return block_text(message.get("blocks") or []) + "\n" + message.get("text", "")
+
+    # -- agents in Slack ---------------------------------------------------------------------
+
+    def claim(self, user: str, parent: dict) -> None:
+        self.slack.add_reaction(user, parent["channel"], parent["ts"], self.settings.emoji.claim)
+
+    def reply(self, user: str, parent: dict, text: str) -> str:
+        return self.slack.post_user_message(user, parent["channel"], text, thread_ts=parent["ts"])
+
+    def claimed_by(self, parent: dict, user: str) -> bool:
+        return f"<@{user}>" in self.parent_text(parent)
+
+
+def block_text(blocks: list[dict]) -> str:
+    """Every text a person sees in ``blocks``."""
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("text"), str):
+                out.append(node["text"])
+            for value in node.values():
+                if isinstance(value, dict | list):
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(blocks)
+    return "\n".join(out)
+
+
+def load_settings(path: Path) -> Settings:
+    import os
+
+    os.environ["BRIDGE_SETTINGS"] = str(path)
+    return load()

@@ -1,0 +1,91 @@
+"""Settings: every SPEC key exists and is commented; a wrong value stops the process with one line."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT.parent / "shared" / "SPEC.md"
+
+
+def run_check(settings: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "SLACK_", "X_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bridge", "worker"],
+        cwd=ROOT, env={**clean, "BRIDGE_SETTINGS": str(settings), **env},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def spec_example() -> dict:
+    text = SPEC.read_text()
+    block = text[text.index("## `settings.toml`"):]
+    return tomllib.loads(re.search(r"```toml\n(.*?)```", block, re.S).group(1))
+
+
+def test_the_checked_in_settings_have_every_key_of_the_spec_each_commented() -> None:
+    shipped_text = (ROOT / "settings.toml").read_text()
+    shipped = tomllib.loads(shipped_text)
+    example = spec_example()
+    for section, keys in example.items():
+        if section == "topics":
+            assert set(keys[0]) <= set(shipped["topics"][0])
+            continue
+        assert section in shipped, section
+        for key in keys:
+            assert key in shipped[section], f"{section}.{key}"
+    for line in shipped_text.splitlines():
+        if re.match(r"^\s*[a-z_]+\s*=", line):
+            assert "#" in line, f"uncommented key: {line}"
+
+
+@pytest.mark.parametrize(
+    ("change", "env", "names"),
+    [
+        (('default_channel = "C0GENERAL1"', 'default_channel = "general"'), {}, "slack.default_channel"),
+        (('long = "split"', 'long = "sometimes"'), {}, "replies.long"),
+        (('min_poll_interval = 5', 'min_poll_interval = -1'), {}, "x.min_poll_interval"),
+        (('default_channel = "C0GENERAL1"', ""), {}, "slack.default_channel"),
+        (('include_retweets = false', 'include_retweet = false'), {}, "x.include_retweet"),
+        ((), {"BRIDGE_SLACK__MODE": "carrier-pigeon"}, "slack.mode"),
+    ],
+)
+def test_a_wrong_or_missing_value_stops_with_one_line_naming_the_key(
+    tmp_path: Path, change: tuple, env: dict, names: str
+) -> None:
+    text = (ROOT / "settings.toml").read_text()
+    if change:
+        assert change[0] in text
+        text = text.replace(change[0], change[1], 1)
+    path = tmp_path / "settings.toml"
+    path.write_text(text)
+    result = run_check(path, **env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert names in lines[0]
+
+
+def test_environment_overrides_a_settings_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.settings import load
+
+    monkeypatch.setenv("BRIDGE_SETTINGS", str(ROOT / "settings.toml"))
+    monkeypatch.setenv("BRIDGE_SLACK__DEFAULT_CHANNEL", "C0OTHER001")
+    monkeypatch.setenv("BRIDGE_REPLIES__LONG", "refuse")
+    settings = load()
+    assert settings.slack.default_channel == "C0OTHER001"
+    assert settings.replies.long == "refuse"
+    assert settings.agents["U0ANNA0001"].signature == "^AN"
+
+
+def test_missing_credentials_are_named(tmp_path: Path) -> None:
+    result = run_check(ROOT / "settings.toml")
+    assert result.returncode == 2
+    assert "X_API_KEY" in result.stderr and len(result.stderr.strip().splitlines()) == 1

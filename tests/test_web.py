@@ -1,0 +1,66 @@
+"""The `web` surface: health, acknowledgements, size limits, the slash command, Socket Mode."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.harness import ANNA, BASE_SETTINGS, Desk
+
+
+def http(desk: Desk, path: str, body: bytes | None = None, method: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(f"http://127.0.0.1:{desk.port}{path}", data=body, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_healthz_answers_from_redis(desk: Desk) -> None:
+    status, body = http(desk, "/healthz")
+    assert status == 200 and json.loads(body) == {"ok": True, "redis": "up"}
+    assert http(desk, "/nope")[0] == 404
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "app_mention", "user": ANNA, "text": "<@U0XDESKBOT> hi", "ts": "1.2", "channel": "C0GENERAL1"},
+        {"type": "member_joined_channel", "user": ANNA, "channel": "C0GENERAL1"},
+        {"type": "message", "subtype": "message_changed", "channel": "C0GENERAL1", "hidden": True},
+        {"type": "message", "subtype": "bot_message", "bot_id": "B1", "text": "x", "ts": "1.3"},
+        {"type": "reaction_added", "user": ANNA, "reaction": "eyes", "item": {"type": "file", "file": "F1"}},
+        {"type": "reaction_added"},
+    ],
+)
+def test_events_the_app_does_not_act_on_are_acknowledged(desk: Desk, event: dict) -> None:
+    assert desk.slack.deliver(event) == [200]
+
+
+def test_url_verification_is_answered(desk: Desk) -> None:
+    status, body = desk.slack.url_verification("challenge-3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+    assert status == 200 and "challenge-3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in body
+
+
+def test_an_oversized_body_is_refused_before_parsing(desk: Desk) -> None:
+    status, _ = http(desk, "/slack/events", body=b"x" * (300 * 1024), method="POST")
+    assert status == 413
+
+
+def test_the_slash_command_lists_its_help(desk: Desk) -> None:
+    status, body = desk.slack.command(ANNA, "C0GENERAL1", "help")
+    assert status == 200 and "note:" in body
+
+
+def test_socket_mode_run_needs_no_public_url(make_desk) -> None:
+    desk = make_desk(text=BASE_SETTINGS.replace('mode = "http"', 'mode = "socket"'), app_token=True)
+    desk.slack.events_url = None  # nothing reaches the app over HTTP: only the socket
+    assert desk.slack.wait_for(lambda: desk.slack.socket_connected, timeout=15)
+    parent = desk.parent_of(desk.tweet("@Telekom_hilft router"))
+    desk.claim(ANNA, parent)
+    desk.wait_for(lambda: desk.claimed_by(parent, ANNA))
+    assert desk.slack.socket_acks
