@@ -51,20 +51,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if problems else 0
 
     stop = threading.Event()
+    install_signal_handlers(stop)
     try:
-        if args.command == "web":
-            rt.serve_web(stop)
-        elif args.command == "worker":
-            install_signal_handlers(stop)
-            run_threads(rt.worker_threads(stop), stop)
-        else:  # run
-            threads = rt.worker_threads(stop)
-            for thread in threads:
-                thread.start()
-            rt.serve_web(stop)  # returns on SIGTERM/SIGINT (uvicorn handles them)
-            stop.set()
-            for thread in threads:
-                thread.join(timeout=10)
+        threads = [] if args.command == "web" else rt.worker_threads(stop)
+        if args.command in ("web", "run"):
+            # uvicorn on a thread: then SIGTERM is ours, and ends every part the same clean way.
+            threads.append(threading.Thread(target=rt.serve_web, args=(stop,), name="web"))
+        if not run_threads(threads, stop):
+            return 1  # a part died: exit non-zero so that the supervisor restarts the process
     except SettingsError as exc:
         print(f"xdesk: {exc}", file=sys.stderr)
         return 2
@@ -72,10 +66,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_threads(threads: list[threading.Thread], stop: threading.Event) -> None:
+def run_threads(threads: list[threading.Thread], stop: threading.Event) -> bool:
+    """Run until ``stop``; False when a part died on its own."""
     for thread in threads:
         thread.daemon = True
         thread.start()
-    stop.wait()
+    while not stop.is_set():
+        if not all(thread.is_alive() for thread in threads):
+            log.error(kv("process.part_died", parts=",".join(t.name for t in threads if not t.is_alive())))
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=10)
+            return False
+        stop.wait(1.0)
     for thread in threads:
         thread.join(timeout=10)
+    return True

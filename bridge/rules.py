@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from bridge.models import ChannelId, Tweet
 from bridge.settings import Settings, Topic
 
-_HASHTAG = re.compile(r"(?:^|[^\w&])[#＃](\w+)", re.UNICODE)
+# X also accepts the full-width number sign (U+FF03) as a hashtag sign.
+_HASHTAG = re.compile(r"(?:^|[^\w&])[#\uff03](\w+)", re.UNICODE)
 
 
 def should_ingest(tweet: Tweet, brand_id: str, include_retweets: bool) -> bool:

@@ -138,6 +138,7 @@ def start_all(rt: Runtime, stop: threading.Event) -> tuple[int, list[threading.T
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    sock.listen(128)  # connections made before uvicorn is up wait in the backlog
     threads = rt.worker_threads(stop)
     threads.append(threading.Thread(target=rt.serve_web, args=(stop, sock), name="web"))
     for thread in threads:

@@ -123,10 +123,9 @@ class Desk:
         if reaction == self.settings.emoji.claim and self.store.release(case.id, SlackUserId(user)):
             log.info(kv("case.released", case=case.id, user=user))
             self._push(update_job(case))
-        elif reaction == self.settings.emoji.resolve and case.resolved_by == user:
-            if self.store.unresolve(case.id):
-                log.info(kv("case.unresolved", case=case.id, user=user))
-                self._push(update_job(case))
+        elif reaction == self.settings.emoji.resolve and case.resolved_by == user and self.store.unresolve(case.id):
+            log.info(kv("case.unresolved", case=case.id, user=user))
+            self._push(update_job(case))
 
     def _claim(self, case: Case, user: str) -> None:
         if not self.roles.is_agent(user):
@@ -163,9 +162,9 @@ class Desk:
             log.info(kv("reply.note", case=case.id, user=user, ts=ts))
             return
         if case.claimer is None:
-            if self.store.take_message(channel, ts, [ephemeral_job(
-                channel, user, f"This case isn't claimed yet, so nothing was tweeted. React :{self.settings.emoji.claim}: "
-                "on the case's first message to claim it, then write your reply again.", thread_ts)]):
+            hint = (f"This case isn't claimed yet, so nothing was tweeted. React :{self.settings.emoji.claim}: "
+                    "on the case's first message to claim it, then write your reply again.")
+            if self.store.take_message(channel, ts, [ephemeral_job(channel, user, hint, thread_ts)]):
                 log.info(kv("reply.unclaimed", case=case.id, user=user, ts=ts))
             return
         if case.claimer != user:
