@@ -1,0 +1,1 @@
+"""Local emulators of the platforms the bridge talks to, for tests and `python -m bridge sandbox`."""

@@ -1,0 +1,100 @@
+"""X to Slack: polling by the rate limit, the cursor, joining, what is skipped, Slack's 429s."""
+
+from __future__ import annotations
+
+import time
+
+from bridge.emulators.x_server import XEmulator
+from bridge.x_to_slack import Poller
+from tests.harness import ANNA, BASE_SETTINGS, DSL, GENERAL, Desk, block_text
+
+
+def mentions_poller(desk: Desk) -> Poller:
+    """A second poller on the running desk's store, to look at one poll at a time."""
+    brand = desk.rt.brand()
+    return Poller("mentions", lambda since: desk.rt.x.mentions(brand.id, since), desk.rt.store,
+                  desk.settings, brand, answerable_by_source=True)
+
+
+def mention_requests(x: XEmulator) -> list:
+    return [r for r in x.requests if "/mentions" in r.path]
+
+
+def test_polling_waits_for_the_rate_limit_reset_after_a_429(desk: Desk) -> None:
+    poller = mentions_poller(desk)
+    desk.x.rate_limit_next("GET", r"/mentions$", with_reset=True)
+    wait = poller.poll_once()
+    assert desk.x.window_seconds - 2 <= wait <= desk.x.window_seconds + 2
+
+    desk.x.rate_limit_next("GET", r"/mentions$", with_reset=False)
+    assert poller.poll_once() >= desk.settings.x.min_poll_interval
+
+
+def test_polling_follows_the_budget_and_never_beats_min_poll_interval(desk: Desk) -> None:
+    poller = mentions_poller(desk)
+    wait = poller.poll_once()
+    # 300 calls a 60 s window in the emulator: 0.2 s apart would do, min_poll_interval is 0.2.
+    assert desk.settings.x.min_poll_interval <= wait <= 1.0
+
+
+def test_the_cursor_moves_past_stored_tweets_only(desk: Desk) -> None:
+    first = desk.tweet("@Telekom_hilft router one")
+    desk.parent_of(first)
+    assert desk.rt.store.cursor("mentions") == first
+    since = [r.query.get("since_id") for r in mention_requests(desk.x)]
+    desk.x.wait_for(lambda: any(r.query.get("since_id") == first for r in mention_requests(desk.x)))
+    assert since.count(None) <= 2  # only the first polls ran without a cursor
+
+
+def test_the_brands_own_tweets_and_retweets_open_no_case(desk: Desk) -> None:
+    brand_tweet = desk.x.add_tweet("@Telekom_hilft internal test", author="Telekom_hilft")
+    original = desk.tweet("@Telekom_hilft router broken")
+    desk.x.add_tweet("RT @kunde_klaus: @Telekom_hilft router broken", author="fan_42", retweet_of=original)
+    marker = desk.parent_of(desk.tweet("@Telekom_hilft internet down"))
+    del marker
+    tops = [m for ch in (GENERAL, DSL) for m in desk.slack.messages(ch) if m.get("thread_ts") in (None, m["ts"])]
+    ids = {(m.get("metadata") or {}).get("event_payload", {}).get("tweet_id") for m in tops}
+    assert brand_tweet not in ids and len(tops) == 2
+
+
+def test_a_quote_and_a_tweet_in_the_same_conversation_join_the_case(desk: Desk) -> None:
+    first = desk.tweet("@Telekom_hilft router lost sync")
+    parent = desk.parent_of(first)
+    desk.tweet("@Telekom_hilft see this", author="other_user", quote_of=first)
+    desk.x.add_tweet("@Telekom_hilft same here", author="neighbour", conversation_id=first)
+    desk.wait_for(lambda: len(desk.thread(parent)) == 2)
+    texts = [block_text(m.get("blocks") or []) for m in desk.thread(parent)]
+    assert any("see this" in t for t in texts) and any("same here" in t for t in texts)
+
+
+def test_a_search_hit_that_does_not_mention_the_brand_says_so(make_desk) -> None:
+    searching = BASE_SETTINGS.replace("min_poll_interval = 0.2", 'min_poll_interval = 0.2\nsearch = ["T-Online"]')
+    desk = make_desk(text=searching)
+    hit = desk.x.add_tweet("T-Online mail is down again", author="someone")
+    parent = desk.parent_of(hit)
+    assert "won't let" in desk.parent_text(parent) and "doesn't mention" in desk.parent_text(parent)
+
+
+def test_slack_429s_on_posting_are_waited_out_and_the_case_posted_once(desk: Desk) -> None:
+    desk.slack.fail_next("chat.postMessage", status=429, error="ratelimited", retry_after=1, times=2)
+    started = time.monotonic()
+    tweet_id = desk.tweet("@Telekom_hilft internet gone")
+    parent = desk.parent_of(tweet_id)
+    assert time.monotonic() - started >= 2  # Retry-After was honoured twice
+    desk.claim(ANNA, parent)
+    desk.wait_for(lambda: desk.claimed_by(parent, ANNA))
+    tops = [m for m in desk.slack.messages(parent["channel"]) if m.get("thread_ts") in (None, m["ts"])]
+    assert len(tops) == 1
+
+
+def test_releasing_the_claim_lets_another_agent_claim(desk: Desk) -> None:
+    from tests.harness import BEN
+
+    parent = desk.parent_of(desk.tweet("@Telekom_hilft router"))
+    desk.claim(ANNA, parent)
+    desk.wait_for(lambda: desk.claimed_by(parent, ANNA))
+    desk.slack.remove_reaction(ANNA, parent["channel"], parent["ts"], "eyes")
+    desk.wait_for(lambda: not desk.claimed_by(parent, ANNA))
+    desk.claim(BEN, parent)
+    desk.wait_for(lambda: desk.claimed_by(parent, BEN))
+    assert desk.slack.ephemerals == []
