@@ -35,7 +35,7 @@ class Done:
     pace: float = 0.0  # seconds to leave the lane alone afterwards (Slack's per-channel pace)
 
 
-class Retry(Exception):  # noqa: N818 - it is an outcome, not an error
+class Retry(Exception):
     def __init__(self, after: float, reason: str) -> None:
         super().__init__(reason)
         self.after = after
@@ -43,10 +43,6 @@ class Retry(Exception):  # noqa: N818 - it is an outcome, not an error
 
 
 Handler = Callable[[Job], Done]
-
-
-def backoff(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
-    return min(cap, base * 2 ** max(0, attempt - 1))
 
 
 class LaneWorker:

@@ -70,6 +70,7 @@ class Runtime:
         key = "xdesk:brand"
         cached = self.redis.hgetall(key)
         if cached:
+            self.x.brand_username = cached["username"]  # for X's refusals, in words
             return Author(id=cached["id"], username=cached["username"], name=cached["name"])
         me = self.x.me()
         self.redis.hset(key, mapping={"id": me.id, "username": me.username, "name": me.name})

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import redis
 
-from bridge.lanes import Done, Retry, backoff
+from bridge.lanes import Done, Retry
 from bridge.log import kv
 from bridge.models import Case, SlackUserId, TweetId
 from bridge.rules import is_agent
@@ -22,7 +22,7 @@ from bridge.settings import Settings
 from bridge.slack_client import SlackError, SlackSide
 from bridge.store import Store
 from bridge.tweet_text import EmptyReply, ReplyTooLong, is_note, plan_reply, slack_to_plain
-from bridge.x_client import RateLimited, XClient, XError
+from bridge.x_client import RateLimited, XClient, XError, backoff
 from bridge.x_to_slack import job_error
 
 log = logging.getLogger(__name__)

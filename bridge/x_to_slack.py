@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from bridge.lanes import Done, PermanentFailure, Retry, backoff
+from bridge.lanes import Done, PermanentFailure, Retry
 from bridge.log import kv
 from bridge.models import Author, Case, CaseId, ChannelId, TweetId
 from bridge.rules import is_answerable, route, should_ingest
@@ -22,7 +22,7 @@ from bridge.settings import Settings
 from bridge.slack_blocks import followup_blocks, notice_blocks, parent_blocks
 from bridge.slack_client import SlackError, SlackSide
 from bridge.store import Outcome, Store
-from bridge.x_client import Fetch, RateLimited, XError, next_poll_delay
+from bridge.x_client import Fetch, RateLimited, XError, backoff, next_poll_delay
 
 log = logging.getLogger(__name__)
 

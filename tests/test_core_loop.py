@@ -154,6 +154,8 @@ def test_a_forged_or_stale_signature_gets_401_and_changes_nothing(desk: Desk) ->
              "event_ts": "1700000000.000200"}
     for signature in ("bad", "stale", "missing"):
         assert desk.slack.deliver(event, signature=signature) == [401]
+    assert desk.rt.store.case_by_parent(parent["channel"], parent["ts"]).claimer is None
+    assert desk.rt.store.outbox.pending() == 0 and desk.slack.ephemerals == []
     assert desk.slack.deliver(event) == [200]  # the same event, signed: it works
     desk.wait_for(lambda: desk.claimed_by(parent, ANNA))
 
@@ -175,3 +177,29 @@ def test_someone_who_is_not_an_agent_cannot_claim(make_desk) -> None:
     desk.claim(BEN, parent)  # in the agents user group
     desk.wait_for(lambda: desk.claimed_by(parent, BEN))
     assert not desk.claimed_by(parent, CARL)
+
+
+def test_a_reply_x_refuses_is_marked_failed_with_the_reason_in_words(make_desk) -> None:
+    from tests.harness import BASE_SETTINGS
+
+    desk = make_desk(text=BASE_SETTINGS.replace("min_poll_interval = 0.2", 'min_poll_interval = 0.2\nsearch = ["Glasfaser"]'))
+    parent = desk.parent_of(desk.x.add_tweet("Glasfaser in Bonn is a joke", author="grumpy"))
+    desk.claim(ANNA, parent)
+    desk.wait_for(lambda: desk.claimed_by(parent, ANNA))
+    ts = desk.reply(ANNA, parent, "Sorry! Which street are you in?")
+    desk.wait_for(lambda: "x" in desk.slack.reactions(parent["channel"], ts))
+    desk.wait_for(lambda: any("Not tweeted" in m.get("text", "") and "mention" in m.get("text", "")
+                              for m in desk.thread(parent)))
+    assert desk.x.posted == []
+    assert "outbox_tray" not in desk.slack.reactions(parent["channel"], ts)
+
+
+def test_a_reply_to_a_deleted_tweet_says_so(desk: Desk) -> None:
+    tweet_id = desk.tweet("@Telekom_hilft router")
+    parent = desk.parent_of(tweet_id)
+    desk.claim(ANNA, parent)
+    desk.wait_for(lambda: desk.claimed_by(parent, ANNA))
+    desk.x.delete_tweet(tweet_id)
+    ts = desk.reply(ANNA, parent, "Hello?")
+    desk.wait_for(lambda: "x" in desk.slack.reactions(parent["channel"], ts))
+    desk.wait_for(lambda: any("deleted" in m.get("text", "") for m in desk.thread(parent)))

@@ -1,0 +1,399 @@
+"""The X adapter: the one module that knows X's endpoints, field names and error shapes.
+
+It reads the brand's mentions and recent-search hits, posts and deletes replies (X API v2, OAuth 1.0a
+user context, through tweepy), and hands the core :class:`~bridge.models.Tweet` and
+:class:`~bridge.models.Author` values, :class:`RateBudget` and a small :class:`XError` hierarchy whose
+``reason`` an agent in Slack can read. Should X follow the Tweet -> Post rename of its OpenAPI 2.167
+(``referenced_posts``, ``edit_history_post_ids``...), this file is the only one to change; until then
+such an answer is logged as ``x.response_unusable`` and raised as :class:`XUnavailable`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import requests
+import tweepy
+from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies
+
+from bridge.log import kv
+from bridge.models import Author, Media, Tweet, TweetId, UserId
+from bridge.settings import Environment
+
+log = logging.getLogger(__name__)
+
+X_HOST = "https://api.twitter.com"  # hard-coded in tweepy.client.BaseClient.request
+DEFAULT_TIMEOUT = (5.0, 15.0)  # (connect, read) seconds
+
+# What the bridge asks X for, by query parameter: https://docs.x.com/x-api/fundamentals/fields
+FIELDS: dict[str, tuple[str, ...]] = {
+    "expansions": ("author_id", "referenced_tweets.id", "attachments.media_keys",
+                   "entities.mentions.username"),
+    "tweet.fields": ("conversation_id", "created_at", "lang", "referenced_tweets", "entities", "attachments",
+                     "author_id"),
+    "user.fields": ("name", "username", "public_metrics", "profile_image_url"),
+    "media.fields": ("type", "url", "preview_image_url", "alt_text"),
+}
+_FIELDS = {name.replace(".", "_"): list(values) for name, values in FIELDS.items()}  # tweepy's spelling
+# Present in every tweet X sends for the request above (edit_history_tweet_ids is a default field).
+_TWEET_KEYS = ("id", "text", "author_id", "conversation_id", "created_at", "edit_history_tweet_ids")
+
+
+class XError(Exception):
+    """An X call failed. ``reason`` is a sentence for an agent in Slack; it never holds a secret."""
+
+    retryable = False
+
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class RateLimited(XError):
+    """429: wait until ``reset_at`` (epoch seconds; None when X did not say). ``daily``: the 24-hour
+    cap on posting, not the 15-minute window."""
+
+    retryable = True
+
+    def __init__(self, reset_at: float | None, daily: bool, reason: str | None = None) -> None:
+        when = time.strftime("%H:%M UTC", time.gmtime(reset_at)) if reset_at else "in a moment"
+        which = "X's 24-hour posting limit for the brand account" if daily else "X's rate limit"
+        super().__init__(reason or f"{which} is used up; the bridge tries again {when}", status=429)
+        self.reset_at = reset_at
+        self.daily = daily
+
+
+class XUnavailable(XError):
+    """5xx, timeouts, connection errors, or an answer the bridge cannot read."""
+
+    retryable = True
+
+
+class XAuthError(XError):
+    """401: the brand account's keys or tokens are wrong or revoked."""
+
+
+class ReplyNotAllowed(XError):
+    """403: X lets an app reply only to a tweet whose author mentioned or quoted the brand."""
+
+    def __init__(self, brand_username: str | None) -> None:
+        brand = f"@{brand_username}" if brand_username else "the brand"
+        super().__init__(f"X refused: the customer did not mention or quote {brand}, so the brand cannot "
+                         "reply publicly", status=403)
+
+
+class TweetGone(XError):
+    """The customer's tweet was deleted (or is no longer visible to the brand)."""
+
+    def __init__(self, status: int | None = None) -> None:
+        super().__init__("X refused: the customer's tweet was deleted (or is no longer visible), so it "
+                         "cannot be answered", status=status)
+
+
+class XRefused(XError):
+    """Any other 4xx; ``reason`` carries X's own explanation."""
+
+
+@dataclass(frozen=True)
+class RateBudget:
+    """The ``x-rate-limit-*`` headers of the last answer; None where X did not send them.
+
+    https://docs.x.com/x-api/fundamentals/rate-limits
+    """
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: float | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateBudget:
+        reset = _int(headers.get("x-rate-limit-reset"))
+        return cls(_int(headers.get("x-rate-limit-limit")), _int(headers.get("x-rate-limit-remaining")),
+                   float(reset) if reset is not None else None)
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """New tweets, oldest first, and the budget left after reading them.
+
+    ``truncated``: the page bound was reached, so tweets older than the oldest here (but newer than
+    ``since_id``) were not read.
+    """
+
+    tweets: list[Tweet]
+    budget: RateBudget
+    truncated: bool = False
+
+
+def next_poll_delay(budget: RateBudget, min_interval: float, now: float) -> float:
+    """Seconds until the next poll: the calls left spread evenly until the window resets, never sooner
+    than ``min_interval``; none left: until the reset."""
+    if budget.remaining is None or budget.reset_at is None or budget.reset_at <= now:
+        return min_interval
+    if budget.remaining <= 0:
+        return max(budget.reset_at - now, min_interval)
+    return max((budget.reset_at - now) / budget.remaining, min_interval)
+
+
+def backoff(attempt: int, base: float = 1.0, cap: float = 900.0) -> float:
+    """Exponential: ``base`` for the first attempt, doubling, at most ``cap`` (one X window)."""
+    return min(cap, base * 2 ** max(0, attempt - 1))
+
+
+def retry_delay(error: XError, attempt: int, min_interval: float, now: float) -> float:
+    """After a failed call: until X's reset when it gave one, else exponential backoff."""
+    if isinstance(error, RateLimited) and error.reset_at is not None:
+        return max(error.reset_at - now, min_interval)
+    return max(backoff(attempt), min_interval)
+
+
+class _XApiAdapter(HTTPAdapter):
+    """Sends tweepy's requests to ``X_API_URL``, each with a timeout.
+
+    tweepy builds every URL as ``"https://api.twitter.com" + route`` (``BaseClient.request``) and passes
+    no timeout, with which requests would wait forever. Rewriting in the transport keeps the OAuth 1.0a
+    signature valid: tweepy signed the canonical URL while preparing the request, and that is what X
+    (or the emulator) verifies.
+    """
+
+    def __init__(self, base_url: str, timeout: tuple[float, float]) -> None:
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
+             verify: bool | str = True, cert: Any = None, proxies: Mapping[str, str] | None = None,
+             ) -> requests.Response:
+        if self.base_url != X_HOST and request.url and request.url.startswith(X_HOST + "/"):
+            request.url = self.base_url + request.url[len(X_HOST):]
+            proxies = get_environ_proxies(request.url)  # those chosen for api.twitter.com may not apply
+        return super().send(request, stream=stream, timeout=timeout or self.timeout, verify=verify,
+                            cert=cert, proxies=proxies)
+
+
+class XClient:
+    """The brand account on X. Thread-safe: tweepy's client keeps no state between calls."""
+
+    def __init__(self, env: Environment, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+                 max_pages: int = 10, brand_username: str | None = None) -> None:
+        self._client = tweepy.Client(
+            consumer_key=env.x_api_key, consumer_secret=env.x_api_secret, access_token=env.x_access_token,
+            access_token_secret=env.x_access_token_secret, wait_on_rate_limit=False,
+            return_type=requests.Response,  # raw answers, so the rate-limit headers can be read
+        )
+        self._client.session.mount(X_HOST + "/", _XApiAdapter(env.x_api_url, timeout))
+        self.max_pages = max_pages  # 10 x 100: more than the 800 mentions X keeps reachable
+        self.brand_username = brand_username
+
+    def me(self) -> Author:
+        response = self._call("GET /2/users/me", self._client.get_me, user_fields=_FIELDS["user_fields"])
+        user = _json(response, "GET /2/users/me").get("data") or {}
+        _check_users("GET /2/users/me", [user])
+        author = _author(user)
+        self.brand_username = author.username
+        return author
+
+    def mentions(self, user_id: UserId, since_id: TweetId | None) -> Fetch:
+        return self._timeline("GET /2/users/:id/mentions", lambda token: self._client.get_users_mentions(
+            user_id, since_id=since_id, pagination_token=token, max_results=100, user_auth=True, **_FIELDS))
+
+    def search(self, query: str, since_id: TweetId | None) -> Fetch:
+        return self._timeline("GET /2/tweets/search/recent", lambda token: self._client.search_recent_tweets(
+            query, since_id=since_id, next_token=token, max_results=100, user_auth=True, **_FIELDS))
+
+    def post_reply(self, text: str, in_reply_to: TweetId) -> TweetId:
+        response = self._call("POST /2/tweets", self._client.create_tweet, text=text,
+                              in_reply_to_tweet_id=in_reply_to, user_auth=True)
+        data = _json(response, "POST /2/tweets").get("data") or {}
+        if not isinstance(data.get("id"), str):
+            _unusable("POST /2/tweets", {"data.id"}, data)
+        return TweetId(data["id"])
+
+    def delete_tweet(self, tweet_id: TweetId) -> None:
+        with contextlib.suppress(TweetGone):  # already gone: what deleting wanted
+            self._call("DELETE /2/tweets/:id", self._client.delete_tweet, tweet_id, user_auth=True)
+
+    def _timeline(self, endpoint: str, page: Callable[[str | None], requests.Response]) -> Fetch:
+        """Every page newer than since_id (X sends newest first), at most ``max_pages`` of them."""
+        found: dict[str, Tweet] = {}
+        token: str | None = None
+        budget = RateBudget()
+        for _ in range(self.max_pages):
+            response = self._call(endpoint, page, token)
+            budget = RateBudget.from_headers(response.headers)
+            body = _json(response, endpoint)
+            found.update((t.id, t) for t in _tweets(endpoint, body))
+            token = (body.get("meta") or {}).get("next_token")
+            if not token:
+                break
+        if token:
+            log.warning(kv("x.pages_left_unread", endpoint=endpoint, pages=self.max_pages, read=len(found)))
+        return Fetch(sorted(found.values(), key=lambda t: int(t.id)), budget, truncated=bool(token))
+
+    def _call(self, endpoint: str, fn: Callable[..., requests.Response], *args: Any, **kwargs: Any,
+              ) -> requests.Response:
+        """One request; every failure becomes an :class:`XError`."""
+        try:
+            return fn(*args, **kwargs)
+        except tweepy.HTTPException as exc:
+            raise _error_from(exc.response, self.brand_username) from None
+        except requests.Timeout as exc:
+            raise XUnavailable(f"X did not answer {endpoint} in time; the bridge will retry") from exc
+        except requests.ConnectionError as exc:
+            raise XUnavailable(f"X could not be reached for {endpoint}; the bridge will retry") from exc
+        except requests.RequestException as exc:  # e.g. ChunkedEncodingError: the answer was cut off
+            raise XUnavailable(f"X's answer to {endpoint} broke off; the bridge will retry") from exc
+
+
+def _error_from(response: requests.Response, brand_username: str | None) -> XError:
+    """X's status and problem body -> the matching XError.
+
+    Problems: https://docs.x.com/x-api/fundamentals/response-codes-and-errors
+    """
+    status = response.status_code
+    try:
+        body = response.json()
+    except requests.JSONDecodeError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+    # An invalid-request problem says what is wrong in errors[].message, its detail is generic.
+    detail = str(next((e["message"] for e in errors if "message" in e), "") or body.get("detail")
+                 or response.reason or f"HTTP {status}")
+    problem_type = str(body.get("type") or "")
+    said = detail.lower()
+    if status == 429:
+        headers = response.headers
+        for prefix in ("x-user-limit-24hour", "x-app-limit-24hour"):
+            if headers.get(f"{prefix}-remaining") == "0":
+                return RateLimited(_float(headers.get(f"{prefix}-reset")), daily=True)
+        if problem_type.endswith("/usage-capped"):
+            return RateLimited(None, daily=False, reason=f"X's usage cap for this app is used up ({detail})")
+        return RateLimited(_float(headers.get("x-rate-limit-reset")), daily=False)
+    if status == 401:
+        return XAuthError("X rejected the brand account's credentials (HTTP 401): check X_API_KEY, "
+                          "X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET", status=401)
+    if status >= 500:
+        return XUnavailable(f"X is not answering right now (HTTP {status}); the bridge will retry",
+                            status=status)
+    if status == 403 and ("mentioned or otherwise engaged" in said or "reply to this conversation" in said):
+        return ReplyNotAllowed(brand_username)
+    if "deleted or not visible" in said or status == 404 or problem_type.endswith("/resource-not-found"):
+        return TweetGone(status)
+    if "shorter" in said or "too long" in said:
+        return XRefused("X refused: the reply is longer than 280 characters as X counts them", status=status)
+    return XRefused(f"X refused: {detail}", status=status)
+
+
+def _json(response: requests.Response, endpoint: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except requests.JSONDecodeError:
+        kind = response.headers.get("content-type", "no content-type")
+        raise XUnavailable(f"X answered {endpoint} with something that is not JSON ({kind}); "
+                           "the bridge will retry", status=response.status_code) from None
+    if not isinstance(body, dict):
+        raise XUnavailable(f"X answered {endpoint} with unexpected JSON; the bridge will retry")
+    return body
+
+
+def _tweets(endpoint: str, body: dict[str, Any]) -> list[Tweet]:
+    """``data`` of a timeline answer as Tweets, authors and media taken from ``includes``."""
+    data = body.get("data") or []
+    if not data and body.get("errors") and "meta" not in body:  # e.g. an unknown user id
+        raise _error_from_partial(body["errors"])
+    includes = body.get("includes") or {}
+    missing = {f"data[].{k}" for raw in data for k in _TWEET_KEYS if k not in raw}
+    # A key naming a post means X renamed Tweet to Post (OpenAPI 2.167): referenced_posts and so on.
+    missing |= {f"data[].{k.replace('post', 'tweet')} (X sent {k})"
+                for raw in data for k in raw if "post" in k}
+    missing |= {"includes.tweets (X sent includes.posts)"} if "posts" in includes else set()
+    if "meta" not in body:
+        missing.add("meta")
+    users = {u.get("id"): u for u in includes.get("users") or []}
+    if data and not users:
+        missing.add("includes.users")
+    if missing:
+        _unusable(endpoint, missing, data[0] if data else body)
+    _check_users(endpoint, list(users.values()))
+    authors = {uid: _author(u) for uid, u in users.items()}
+    media = {m["media_key"]: _media(m) for m in includes.get("media") or [] if "media_key" in m}
+    tweets = []
+    for raw in data:
+        if raw["author_id"] in authors:
+            tweets.append(_tweet(raw, authors, media))
+        else:  # one odd tweet must not stop every later poll; X sends its author unless it is gone
+            log.warning(kv("x.tweet_skipped", endpoint=endpoint, tweet=raw["id"], reason="author not included"))
+    return tweets
+
+
+def _tweet(raw: dict[str, Any], authors: Mapping[str, Author], media: Mapping[str, Media]) -> Tweet:
+    refs = {r.get("type"): TweetId(r["id"]) for r in raw.get("referenced_tweets") or [] if "id" in r}
+    keys = (raw.get("attachments") or {}).get("media_keys") or []
+    mentions = (raw.get("entities") or {}).get("mentions") or []
+    return Tweet(
+        id=TweetId(raw["id"]),
+        text=html.unescape(raw["text"]),  # X sends &, < and > as HTML entities
+        author=authors[raw["author_id"]],
+        conversation_id=TweetId(raw["conversation_id"]),
+        replied_to=refs.get("replied_to"),
+        quoted=refs.get("quoted"),
+        retweeted=refs.get("retweeted"),
+        lang=raw.get("lang"),
+        created_at=raw.get("created_at"),
+        media=tuple(media[k] for k in keys if k in media),
+        mentions=tuple(m["username"].lower() for m in mentions if "username" in m),
+    )
+
+
+def _check_users(endpoint: str, users: list[dict[str, Any]]) -> None:
+    missing = {f"users[].{k}" for u in users for k in ("id", "username", "name") if k not in u}
+    missing |= {"users[].public_metrics.followers_count" for u in users
+                if "followers_count" not in (u.get("public_metrics") or {})}
+    if missing:
+        _unusable(endpoint, missing, users[0] if users else {})
+
+
+def _author(user: dict[str, Any]) -> Author:
+    return Author(id=UserId(user["id"]), username=user["username"], name=user["name"],
+                  followers=int(user["public_metrics"]["followers_count"]),
+                  profile_image_url=user.get("profile_image_url"))
+
+
+def _media(m: dict[str, Any]) -> Media:
+    return Media(key=m["media_key"], type=m.get("type", "photo"),
+                 url=m.get("url") or m.get("preview_image_url"), alt_text=m.get("alt_text"))
+
+
+def _error_from_partial(errors: list[Any]) -> XError:
+    first = errors[0] if errors and isinstance(errors[0], dict) else {}
+    return XRefused(f"X refused: {first.get('detail') or first.get('title') or 'an error without detail'}")
+
+
+def _unusable(endpoint: str, missing: set[str], sample: Mapping[str, Any]) -> NoReturn:
+    log.error(kv("x.response_unusable", endpoint=endpoint, missing=",".join(sorted(missing)),
+                 keys=",".join(sorted(sample)), hint="X changed its wire format (a Tweet->Post rename as in "
+                 "OpenAPI 2.167?); bridge/x_client.py must follow"))
+    fields = ", ".join(sorted(missing))
+    raise XUnavailable(f"X answered {endpoint} without fields the bridge needs ({fields}); an operator "
+                       "must update the bridge")
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _float(value: str | None) -> float | None:
+    number = _int(value)
+    return float(number) if number is not None else None
