@@ -19,7 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge import crash
 from bridge.log import kv
+from bridge.loops import REDIS_ERRORS, run_loop
 from bridge.outbox import Job, Outbox
 
 log = logging.getLogger(__name__)
@@ -52,10 +54,7 @@ class LaneWorker:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            wait = self.run_once()
-            if wait > 0:
-                self.outbox.wait(min(wait, 1.0))
+        run_loop("lanes", self.run_once, stop, idle=lambda wait: self.outbox.wait(min(wait, 1.0)))
 
     def run_once(self) -> float:
         """Work every lane that is ready; return how long until one may be ready again."""
@@ -70,7 +69,8 @@ class LaneWorker:
             if not self.outbox.lease(lane, self.owner, LEASE_TTL):
                 continue
             try:
-                worked |= self._work(lane)
+                with _Heartbeat(self.outbox, lane, self.owner):
+                    worked |= self._work(lane)
             finally:
                 self.outbox.release(lane, self.owner)
         return 0.0 if worked else soonest
@@ -84,7 +84,6 @@ class LaneWorker:
             worked = True
             if self.outbox.not_before(lane) > time.time():
                 break
-            self.outbox.renew(lane, self.owner, LEASE_TTL)
         return worked
 
     def _do(self, lane: str, job: Job) -> bool:
@@ -106,6 +105,7 @@ class LaneWorker:
             return False
         except PermanentFailure as failure:
             return self._dead(lane, job, str(failure))
+        crash.point("job.before_complete")
         self.outbox.complete(lane, job, done.result, done.followups)
         self.outbox.r.delete(f"{self.outbox.p}attempts:{job['id']}")
         if done.pace:
@@ -123,6 +123,36 @@ class LaneWorker:
         self.outbox.r.rpush(f"{self.outbox.p}dead", json.dumps({"lane": lane, "job": job, "reason": reason}))
         self.outbox.complete(lane, job, {"dead": reason}, [])
         return True
+
+
+class _Heartbeat:
+    """Keeps renewing a lane's lease while a job runs: only a dead process loses its lease.
+
+    Two holders of one lane would do its head job twice; a slow X or Slack call must not let the
+    lease run out under a live worker.
+    """
+
+    def __init__(self, outbox: Outbox, lane: str, owner: str) -> None:
+        self.outbox, self.lane, self.owner = outbox, lane, owner
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"lease-{lane}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self.done.wait(LEASE_TTL / 4):
+            try:
+                if not self.outbox.renew(self.lane, self.owner, LEASE_TTL):
+                    log.error(kv("lane.lease_lost", lane=self.lane, owner=self.owner))
+                    return
+            except REDIS_ERRORS:
+                continue  # Redis is down: the lease cannot expire in a Redis that is not running
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()
 
 
 class PermanentFailure(Exception):

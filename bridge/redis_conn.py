@@ -61,7 +61,8 @@ def ensure_embedded(data_dir: Path, timeout: float = 10.0) -> Path:
             "--unixsocketperm", "700",
             "--dir", str(data_dir),
             "--appendonly", "yes",
-            "--appendfsync", "everysec",
+            # Every write on disk before Redis answers: what the bridge was told is stored, is.
+            "--appendfsync", "always",
             "--save", "",
             "--daemonize", "yes",
             "--pidfile", str(data_dir / "redis.pid"),

@@ -33,7 +33,7 @@ def build_app(client: WebClient, signing_secret: str, store: Store, desk: Desk) 
     )
 
     @app.middleware
-    def dedupe(body: dict, next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002 - Bolt's name
+    def dedupe(body: dict, next: Callable[[], BoltResponse]) -> BoltResponse | None:
         # Retries can land on another web process, so the record of handled events lives in Redis.
         event_id = body.get("event_id")
         if isinstance(event_id, str) and store.event_seen(event_id):

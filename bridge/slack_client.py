@@ -1,22 +1,22 @@
 """The Slack Web API as the core needs it: post, update, react, answer ephemerally, look up users.
 
 Built on slack-sdk's ``WebClient`` pointed at ``SLACK_API_URL``. Slack's 429s are retried after their
-``Retry-After`` by the SDK's retry handlers (https://api.slack.com/apis/rate-limits), as are 5xx and
-dropped connections; what still fails reaches the caller as :class:`SlackError`.
+``Retry-After`` by the SDK (https://api.slack.com/apis/rate-limits): a 429 means nothing happened.
+A 5xx or a timeout may come after Slack did post, so those are not retried blindly here: they reach
+the caller as :class:`SlackError`, and the outbox job looks in Slack for its message before it tries
+again (``find_posted``).
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
+import urllib.error
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bridge.log import kv
 from bridge.settings import Environment
@@ -47,11 +47,7 @@ def web_client(env: Environment, timeout: int = 15) -> WebClient:
         token=env.slack_bot_token or None,
         base_url=env.slack_api_url,
         timeout=timeout,
-        retry_handlers=[
-            RateLimitErrorRetryHandler(max_retry_count=5),
-            ServerErrorRetryHandler(max_retry_count=3),
-            ConnectionErrorRetryHandler(max_retry_count=3),
-        ],
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=5)],
     )
 
 
@@ -67,7 +63,11 @@ class SlackSide:
             response = getattr(self.client, method.replace(".", "_"))(**params)
         except SlackApiError as exc:
             error = exc.response.get("error", "unknown_error") if exc.response is not None else "unknown"
+            if exc.response is not None and exc.response.status_code >= 500:
+                error = f"http_{exc.response.status_code}"
             raise SlackError(method, str(error)) from None
+        except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:  # timeouts, resets
+            raise SlackError(method, f"connection failed ({type(exc).__name__})") from None
         return dict(response.data) if isinstance(response.data, dict) else {}
 
     def post(
@@ -115,6 +115,28 @@ class SlackSide:
 
     def auth_test(self) -> dict[str, Any]:
         return self._call("auth.test")
+
+    def find_posted(self, channel: str, job_id: str, since: float, thread_ts: str | None = None) -> str | None:
+        """The ts of our message carrying ``job_id`` in its metadata, posted after ``since``, if any.
+
+        https://api.slack.com/metadata/using: message metadata comes back with include_all_metadata.
+        """
+        method = "conversations.replies" if thread_ts else "conversations.history"
+        params: dict[str, Any] = {"channel": channel, "oldest": f"{since:.6f}", "limit": 200,
+                                  "include_all_metadata": True}
+        if thread_ts:
+            params["ts"] = thread_ts
+        cursor = None
+        for _ in range(50):  # at most 10,000 messages since the attempt
+            page = self._call(method, **params, **({"cursor": cursor} if cursor else {}))
+            for message in page.get("messages", []):
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("job") == job_id:
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
 
     def channel_problem(self, channel: str) -> str | None:
         """None when the bot can post in ``channel``, else what is wrong, in words."""

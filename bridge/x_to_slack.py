@@ -14,8 +14,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from bridge import crash
 from bridge.lanes import Done, PermanentFailure, Retry
 from bridge.log import kv
+from bridge.loops import run_loop
 from bridge.models import Author, Case, CaseId, ChannelId, TweetId
 from bridge.rules import is_answerable, route, should_ingest
 from bridge.settings import Settings
@@ -54,8 +56,7 @@ class Poller:
         self.failures = 0
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            stop.wait(self.poll_once())
+        run_loop(f"poll-{self.source}", self.poll_once, stop)
 
     def poll_once(self) -> float:
         """Fetch and store what is new; return the seconds to wait before the next poll."""
@@ -86,6 +87,7 @@ class Poller:
                 stored += 1
                 log.info(kv("case." + result.outcome.value, case=result.case_id, tweet=tweet.id,
                             channel=result.channel, topic=topic, source=self.source))
+        crash.point("ingest.before_cursor")
         if fetched.tweets:
             # Only now: every tweet up to the newest is stored with the jobs that post it.
             self.store.set_cursor(self.source, max(fetched.tweets, key=lambda t: int(t.id)).id)
@@ -127,10 +129,10 @@ class SlackPosting:
             raise PermanentFailure(f"tweet {case.first_tweet} of case {case.id} is not stored")
         blocks, text = parent_blocks(case, tweet, brand_username=self.brand.username,
                                      claim_emoji=self.settings.emoji.claim)
-        metadata = {"event_type": "xdesk_case", "event_payload": {"case_id": case.id, "tweet_id": tweet.id}}
+        payload = {"case_id": case.id, "tweet_id": tweet.id}
         channel = case.channel
         try:
-            ts = self._post(channel, text, blocks, metadata=metadata)
+            ts = self._post_once(job, channel, text, blocks, event_type="xdesk_case", payload=payload)
         except SlackError as exc:
             fallback = ChannelId(self.settings.slack.default_channel)
             if exc.error not in ("channel_not_found", "is_archived") or channel == fallback:
@@ -139,7 +141,8 @@ class SlackPosting:
             log.error(kv("slack.channel_unusable", case=case.id, channel=channel, error=exc.error,
                          fallback=fallback))
             channel = fallback
-            ts = self._slack(lambda: self._post(fallback, text, blocks, metadata=metadata))
+            ts = self._slack(lambda: self._post_once(job, fallback, text, blocks, event_type="xdesk_case",
+                                                     payload=payload))
         self.store.set_parent(case.id, channel, ts)
         log.info(kv("case.posted", case=case.id, tweet=tweet.id, channel=channel, ts=ts))
         return Done({"ts": ts}, pace=SLACK_PACE)
@@ -150,23 +153,25 @@ class SlackPosting:
         if tweet is None or not case.parent_ts:
             raise PermanentFailure(f"follow-up {job['tweet']} of case {case.id} has no tweet or parent")
         blocks, text = followup_blocks(tweet)
-        ts = self._slack(lambda: self._post(case.channel, text, blocks, thread_ts=case.parent_ts))
+        ts = self._slack(lambda: self._post_once(job, case.channel, text, blocks, thread_ts=case.parent_ts,
+                                                 payload={"case_id": case.id, "tweet_id": tweet.id}))
         log.info(kv("case.followup_posted", case=case.id, tweet=tweet.id, channel=case.channel, ts=ts))
         return Done({"ts": ts}, pace=SLACK_PACE)
 
     def reopened(self, job: dict) -> Done:
         case = self._case(job["case"])
         who = f"<@{case.claimer}> " if case.claimer else ""
-        return self._notice(case, f"{who}The customer wrote again, so this case is open again.")
+        return self._notice(job, case, f"{who}The customer wrote again, so this case is open again.")
 
     def notice(self, job: dict) -> Done:
-        return self._notice(self._case(job["case"]), job["text"])
+        return self._notice(job, self._case(job["case"]), job["text"])
 
-    def _notice(self, case: Case, text: str) -> Done:
+    def _notice(self, job: dict, case: Case, text: str) -> Done:
         if not case.parent_ts:
             raise PermanentFailure(f"case {case.id} has no parent to post a notice under")
         blocks, fallback = notice_blocks(text)
-        ts = self._slack(lambda: self._post(case.channel, fallback, blocks, thread_ts=case.parent_ts))
+        ts = self._slack(lambda: self._post_once(job, case.channel, fallback, blocks, thread_ts=case.parent_ts,
+                                                 payload={"case_id": case.id}))
         return Done({"ts": ts}, pace=SLACK_PACE)
 
     def update(self, job: dict) -> Done:
@@ -179,17 +184,37 @@ class SlackPosting:
         self._slack(lambda: self.slack.update(case.channel, case.parent_ts or "", text, blocks))
         return Done(True)
 
-    def _post(self, channel: str, text: str, blocks: list[dict], **kwargs) -> str:
-        def post() -> str:
-            try:
-                return self.slack.post(channel, text, blocks, **kwargs)
-            except SlackError as exc:
-                if exc.error != "not_in_channel":
-                    raise
-                self.slack.join(channel)  # public channels: join and try once more
-                return self.slack.post(channel, text, blocks, **kwargs)
+    def _post_once(self, job: dict, channel: str, text: str, blocks: list[dict], *, payload: dict,
+                   thread_ts: str | None = None, event_type: str = "xdesk_post") -> str:
+        """Post the job's message unless an earlier attempt already did.
 
-        return self._slack(post)
+        Slack takes no idempotency key: a post may succeed and the process die (or the answer get
+        lost) before the ts is recorded. So every post carries its job id in its metadata, the first
+        attempt leaves a mark in Redis, and a later attempt looks in Slack for the message first.
+        """
+        mark = f"{self.store.p}attempt:{job['id']}"
+        first = self.store.r.get(mark)
+        if first is not None:
+            found = self.slack.find_posted(channel, job["id"], float(first) - 60, thread_ts=thread_ts)
+            if found:
+                log.info(kv("slack.post_reconciled", job=job["id"], channel=channel, ts=found))
+                return found
+        else:
+            self.store.r.set(mark, repr(time.time()), ex=14 * 24 * 3600, nx=True)
+        metadata = {"event_type": event_type, "event_payload": {**payload, "job": job["id"]}}
+
+        def post() -> str:
+            return self.slack.post(channel, text, blocks, thread_ts=thread_ts, metadata=metadata)
+
+        try:
+            ts = post()
+        except SlackError as exc:
+            if exc.error != "not_in_channel":
+                raise
+            self.slack.join(channel)  # public channels: join and try once more
+            ts = post()
+        crash.point("slack.after_post")
+        return ts
 
     @staticmethod
     def _slack(call: Callable):

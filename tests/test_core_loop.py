@@ -182,7 +182,8 @@ def test_someone_who_is_not_an_agent_cannot_claim(make_desk) -> None:
 def test_a_reply_x_refuses_is_marked_failed_with_the_reason_in_words(make_desk) -> None:
     from tests.harness import BASE_SETTINGS
 
-    desk = make_desk(text=BASE_SETTINGS.replace("min_poll_interval = 0.2", 'min_poll_interval = 0.2\nsearch = ["Glasfaser"]'))
+    searching = BASE_SETTINGS.replace("min_poll_interval = 0.2", 'min_poll_interval = 0.2\nsearch = ["Glasfaser"]')
+    desk = make_desk(text=searching)
     parent = desk.parent_of(desk.x.add_tweet("Glasfaser in Bonn is a joke", author="grumpy"))
     desk.claim(ANNA, parent)
     desk.wait_for(lambda: desk.claimed_by(parent, ANNA))
