@@ -26,7 +26,8 @@ from bridge.outbox import Job, Outbox
 
 log = logging.getLogger(__name__)
 
-LEASE_TTL = 120.0
+# Short, so a killed worker's lanes are taken over within seconds; a live one renews it (_Heartbeat).
+LEASE_TTL = 15.0
 JOBS_PER_LEASE = 20
 
 

@@ -83,7 +83,7 @@ class Runtime:
         from bridge.slack_app import build_app  # Bolt only where Slack requests are served
 
         roles = Roles(self.settings, self.slack, self.redis, self.store.p)
-        desk = Desk(self.store, self.settings, roles)
+        desk = Desk(self.store, self.settings, roles, self.slack)
         return build_app(self.slack.client, self.env.slack_signing_secret, self.store, desk)
 
     def serve_web(self, stop: threading.Event, sock: socket.socket | None = None) -> None:

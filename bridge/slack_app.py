@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
+from bridge import crash
 from bridge.log import kv
 from bridge.slack_to_x import Desk
 from bridge.store import Store
@@ -22,8 +23,26 @@ from handlers import register_all
 log = logging.getLogger(__name__)
 
 
+class DeskApp(App):
+    """Bolt's App, marking an event handled only once its listener has finished with a 200.
+
+    Bolt runs global middleware before the listener (``next()`` only sets a flag), so the mark
+    cannot be set from middleware: an event whose listener failed would then never be retried.
+    """
+
+    store: Store
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        response = super().dispatch(req)
+        event_id = req.body.get("event_id") if isinstance(req.body, dict) else None
+        if isinstance(event_id, str) and response.status == 200:
+            crash.point("web.after_store")
+            self.store.mark_event(event_id)
+        return response
+
+
 def build_app(client: WebClient, signing_secret: str, store: Store, desk: Desk) -> App:
-    app = App(
+    app = DeskApp(
         client=client,
         signing_secret=signing_secret,
         process_before_response=True,
@@ -31,18 +50,18 @@ def build_app(client: WebClient, signing_secret: str, store: Store, desk: Desk) 
         token_verification_enabled=False,
         logger=logging.getLogger("slack_bolt.App"),
     )
+    app.store = store
 
     @app.middleware
-    def dedupe(body: dict, next: Callable[[], BoltResponse]) -> BoltResponse | None:
-        # Retries can land on another web process, so the record of handled events lives in Redis.
+    def dedupe(body: dict, next: Callable[[], None]) -> BoltResponse | None:
+        # After Bolt's signature check (built-in middleware runs first). Retries can land on
+        # another web process, so the record of handled events lives in Redis.
         event_id = body.get("event_id")
         if isinstance(event_id, str) and store.event_seen(event_id):
             log.info(kv("slack.event_duplicate", event_id=event_id))
             return BoltResponse(status=200, body="")
-        response = next()
-        if isinstance(event_id, str) and response is not None and response.status == 200:
-            store.mark_event(event_id)
-        return response
+        next()
+        return None
 
     register_all(app, desk)
     return app

@@ -138,6 +138,17 @@ class SlackSide:
                 return None
         return None
 
+    def case_of_message(self, channel: str, ts: str) -> str | None:
+        """The case id our parent message at ``ts`` carries in its metadata, if it is one."""
+        page = self._call("conversations.history", channel=channel, latest=ts, inclusive=True, limit=1,
+                          include_all_metadata=True)
+        for message in page.get("messages", []):
+            metadata = message.get("metadata") or {}
+            if message.get("ts") == ts and metadata.get("event_type") == "xdesk_case":
+                case_id = (metadata.get("event_payload") or {}).get("case_id")
+                return str(case_id) if case_id else None
+        return None
+
     def channel_problem(self, channel: str) -> str | None:
         """None when the bot can post in ``channel``, else what is wrong, in words."""
         try:

@@ -14,9 +14,10 @@ from collections.abc import Callable
 
 import redis
 
+from bridge import crash
 from bridge.lanes import Done, Retry
 from bridge.log import kv
-from bridge.models import Case, SlackUserId, TweetId
+from bridge.models import Case, CaseId, ChannelId, SlackTs, SlackUserId, TweetId
 from bridge.rules import is_agent
 from bridge.settings import Settings
 from bridge.slack_client import SlackError, SlackSide
@@ -94,10 +95,39 @@ class Roles:
 
 
 class Desk:
-    def __init__(self, store: Store, settings: Settings, roles: Roles) -> None:
+    def __init__(self, store: Store, settings: Settings, roles: Roles, slack: SlackSide) -> None:
         self.store = store
         self.settings = settings
         self.roles = roles
+        self.slack = slack
+        self.channels = {settings.slack.default_channel, *(t.channel for t in settings.topics)}
+
+    def _case_at(self, channel: str, ts: str) -> Case | None:
+        """The case whose parent is at ``ts``, even if the worker has not recorded the parent yet.
+
+        A worker can die between posting a parent and recording its ts, and Slack can deliver an
+        agent's reaction before the worker's record lands. The parent carries its case id in its
+        message metadata, so ask Slack, and record what it says (a known non-case is remembered).
+        """
+        case = self.store.case_by_parent(channel, ts)
+        if case is not None or channel not in self.channels:
+            return case
+        negative = f"{self.store.p}notcase:{channel}:{ts}"
+        if self.store.r.exists(negative):
+            return None
+        try:
+            case_id = self.slack.case_of_message(channel, ts)
+        except SlackError as exc:
+            log.warning(kv("slack.parent_lookup_failed", channel=channel, ts=ts, error=exc.error))
+            raise
+        case = self.store.case(CaseId(case_id)) if case_id else None
+        if case is None:
+            self.store.r.set(negative, 1, ex=600)
+            return None
+        if not case.parent_ts:
+            self.store.set_parent(case.id, ChannelId(channel), SlackTs(ts))
+            log.info(kv("case.parent_recorded_from_slack", case=case.id, channel=channel, ts=ts))
+        return self.store.case_by_parent(channel, ts)
 
     def _push(self, *jobs: tuple[str, dict]) -> None:
         with self.store.r.pipeline(transaction=True) as pipe:
@@ -108,7 +138,9 @@ class Desk:
     # -- reactions on a parent -----------------------------------------------------------------
 
     def reaction_added(self, user: str, channel: str, ts: str, reaction: str) -> None:
-        case = self.store.case_by_parent(channel, ts)
+        if reaction not in (self.settings.emoji.claim, self.settings.emoji.resolve):
+            return
+        case = self._case_at(channel, ts)
         if case is None:
             return
         if reaction == self.settings.emoji.claim:
@@ -117,7 +149,9 @@ class Desk:
             self._resolve(case, user)
 
     def reaction_removed(self, user: str, channel: str, ts: str, reaction: str) -> None:
-        case = self.store.case_by_parent(channel, ts)
+        if reaction not in (self.settings.emoji.claim, self.settings.emoji.resolve):
+            return
+        case = self._case_at(channel, ts)
         if case is None:
             return
         if reaction == self.settings.emoji.claim and self.store.release(case.id, SlackUserId(user)):
@@ -155,7 +189,7 @@ class Desk:
     # -- thread messages -----------------------------------------------------------------------
 
     def message(self, user: str, channel: str, ts: str, thread_ts: str, text: str) -> None:
-        case = self.store.case_by_parent(channel, thread_ts)
+        case = self._case_at(channel, thread_ts)
         if case is None:
             return
         if is_note(text, self.settings.replies.note_prefixes):
@@ -210,9 +244,10 @@ class XReplies:
         progress = f"{self.store.p}parts:{job['id']}"
         sent: list[str] = self.store.r.lrange(progress, 0, -1)
         in_reply_to = TweetId(sent[-1]) if sent else case.latest_customer_tweet
-        for part in parts[len(sent):]:
+        for index in range(len(sent), len(parts)):
+            part = parts[index]
             try:
-                tweet_id = self.x.post_reply(part, in_reply_to)
+                tweet_id = self._tweet_once(job, index, part, in_reply_to)
             except RateLimited as exc:
                 wait = (exc.reset_at - time.time()) if exc.reset_at else backoff(len(sent) + 1, 15)
                 raise Retry(max(1.0, wait), exc.reason) from None
@@ -235,6 +270,23 @@ class XReplies:
             react_job(channel, ts, self.settings.replies.sent_emoji),
             notice_job(case, job["id"], f"Tweeted as @{self.brand_username}: {links}"),
         ])
+
+    def _tweet_once(self, job: dict, index: int, text: str, in_reply_to: TweetId) -> TweetId:
+        """Tweet one part unless an earlier attempt already did.
+
+        X takes no idempotency key, and a tweet may be created while our process dies or the answer
+        is lost. The first attempt leaves a mark; a later one first looks on the brand's timeline for
+        its reply to ``in_reply_to`` with this text, and records that instead of tweeting again.
+        """
+        mark = f"{self.store.p}attempt:{job['id']}:{index}"
+        if not self.store.r.set(mark, repr(time.time()), ex=14 * 24 * 3600, nx=True):
+            found = self.x.find_reply(in_reply_to, text)
+            if found:
+                log.info(kv("reply.reconciled", job=job["id"], part=index + 1, tweet=found))
+                return found
+        tweet_id = self.x.post_reply(text, in_reply_to)
+        crash.point("x.after_tweet")
+        return tweet_id
 
     def _failed(self, case: Case, job: dict, reason: str, sent: list[str] | None = None) -> Done:
         extra = f" ({len(sent)} part(s) were tweeted before that.)" if sent else ""

@@ -204,3 +204,16 @@ def test_a_reply_to_a_deleted_tweet_says_so(desk: Desk) -> None:
     ts = desk.reply(ANNA, parent, "Hello?")
     desk.wait_for(lambda: "x" in desk.slack.reactions(parent["channel"], ts))
     desk.wait_for(lambda: any("deleted" in m.get("text", "") for m in desk.thread(parent)))
+
+
+def test_a_retried_event_is_handled_once(desk: Desk) -> None:
+    """Slack's retries of an event already handled change nothing, even effects without their own key."""
+    parent = desk.parent_of(desk.tweet("@Telekom_hilft router"))
+    desk.claim(ANNA, parent)
+    desk.wait_for(lambda: desk.claimed_by(parent, ANNA))
+    desk.slack.add_reaction(BEN, parent["channel"], parent["ts"], "eyes", retries=3)
+    desk.wait_for(lambda: len(desk.slack.ephemerals) >= 1)
+    desk.reply(ANNA, parent, "note: marker")  # the outbox is worked in order: ephemerals were sent before
+    desk.slack.add_reaction(ANNA, parent["channel"], parent["ts"], "white_check_mark")
+    desk.wait_for(lambda: "Resolved" in desk.parent_text(parent))
+    assert len(desk.slack.ephemerals) == 1

@@ -1,0 +1,139 @@
+"""kill -9 anywhere: after a restart every case is posted once, every reply tweeted once, nothing pending.
+
+Each crash point (bridge/crash.py) sits between two steps of the flow where a blind retry would
+repeat an effect or a careless one would lose it. The processes are the Procfile's, killed with
+SIGKILL by the point itself, and restarted by the test's supervisor.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import redis
+
+from bridge.emulators.slack_server import SlackEmulator
+from bridge.emulators.x_server import XEmulator
+from bridge.store import Store
+from bridge.tweet_text import plan_reply, slack_to_plain
+from tests.cluster import Cluster
+from tests.harness import ANNA, DSL, GENERAL, MOBILE, block_text
+
+CHANNELS = (GENERAL, DSL, MOBILE)
+
+
+def eventually(predicate, timeout: float = 60, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what or predicate}"
+        time.sleep(0.05)  # state lives in other processes: poll it
+
+
+def slack_posts_of(slack: SlackEmulator, tweet_id: str) -> list[dict]:
+    """Every message in Slack that shows this customer tweet (parent or thread reply)."""
+    found = []
+    for channel in CHANNELS:
+        for message in slack.messages(channel):
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("tweet_id") == tweet_id:
+                found.append({**message, "channel": channel})
+    return found
+
+
+def pending(redis_url: str) -> tuple[int, int]:
+    store = Store(redis.Redis.from_url(redis_url, decode_responses=True))
+    return store.outbox.pending(), int(store.r.llen("xdesk:dead"))
+
+
+def play_cases(cluster: Cluster, n: int, rng: random.Random) -> dict[str, list[str]]:
+    """n customers tweet; an agent claims and answers each (some long: a chain); a follow-up joins.
+
+    Returns the reply texts expected on X per case tweet.
+    """
+    x, slack = cluster.x, cluster.slack
+    topics = ["my router is down", "5G roaming is broken", "my invoice is wrong"]
+    tweets = [x.add_tweet(f"@Telekom_hilft {rng.choice(topics)} #{i}", author=f"kunde_{i}") for i in range(n)]
+    expected: dict[str, list[str]] = {}
+    for i, tweet_id in enumerate(tweets):
+        eventually(lambda t=tweet_id: slack_posts_of(slack, t), what=f"case for {tweet_id}")
+        parent = slack_posts_of(slack, tweet_id)[0]
+        cluster.act(slack.add_reaction, ANNA, parent["channel"], parent["ts"], "eyes")
+        eventually(lambda p=parent: f"<@{ANNA}>" in str(slack.message(p["channel"], p["ts"])), what="claim shown")
+        long = i % 3 == 0
+        text = (f"Case {i}: please restart the router and wait two minutes. " * (6 if long else 1)).strip()
+        ts = cluster.act(slack.post_user_message, ANNA, parent["channel"], text, thread_ts=parent["ts"])
+        expected[tweet_id] = [text]
+        eventually(lambda p=parent, t=ts: "outbox_tray" in slack.reactions(p["channel"], t), what="sent mark")
+    return expected
+
+
+def assert_exactly_once(cluster: Cluster, expected: dict[str, list[str]], redis_url: str) -> None:
+    x, slack = cluster.x, cluster.slack
+    for tweet_id in expected:
+        posts = slack_posts_of(slack, tweet_id)
+        assert len(posts) == 1, f"tweet {tweet_id} shown {len(posts)} times"
+    parts = sum(len(plan_reply(slack_to_plain(reply), "^AN", "split")) for (reply,) in expected.values())
+    assert len(x.posted) == parts, f"{len(x.posted)} tweets for {parts} reply parts"
+    texts = Counter(p["text"] for p in x.posted)
+    assert all(count == 1 for count in texts.values()), [t for t, c in texts.items() if c > 1]
+    replied_to = Counter(p["in_reply_to_tweet_id"] for p in x.posted)
+    assert set(expected) <= set(replied_to)
+    for tweet_id, (reply,) in expected.items():
+        chain = [p for p in x.posted if reply.split(":")[0] + ":" in p["text"]]
+        first = [p for p in chain if p["in_reply_to_tweet_id"] == tweet_id]
+        assert len(first) == 1, f"reply to {tweet_id} started {len(first)} times"
+    eventually(lambda: pending(redis_url) == (0, 0), what="outbox drained, nothing dead")
+    notices = [m for ch in CHANNELS for m in slack.messages(ch) if "Tweeted as @Telekom_hilft" in m.get("text", "")
+               or "Tweeted as @Telekom_hilft" in block_text(m.get("blocks") or [])]
+    assert len(notices) == len(expected), f"{len(notices)} 'tweeted' notices for {len(expected)} replies"
+
+
+CRASH_POINTS = [
+    "ingest.before_cursor",
+    "slack.after_post@1",  # the first parent
+    "slack.after_post@2",
+    "slack.after_post@4",  # a 'tweeted' notice in a thread
+    "x.after_tweet@1",
+    "x.after_tweet@2",  # the second part of a chain
+    "job.before_complete@1",
+    "job.before_complete@3",
+    "job.before_complete@6",
+    "web.after_store@1",  # the claim is stored, Slack has no 200: it delivers again
+    "web.after_store@2",  # the reply is queued, Slack has no 200
+]
+
+
+@pytest.mark.parametrize("crash_at", CRASH_POINTS)
+def test_killed_at_a_crash_point_nothing_is_lost_or_repeated(
+    crash_at: str, x_emu: XEmulator, slack_emu: SlackEmulator, redis_url: str, settings_path: Path, tmp_path: Path
+) -> None:
+    cluster = Cluster(x_emu, slack_emu, redis_url, settings_path, tmp_path, crash_at=crash_at).start()
+    try:
+        expected = play_cases(cluster, 3, random.Random(crash_at))
+        assert_exactly_once(cluster, expected, redis_url)
+        assert sum(p.crashes for p in cluster.procs) == 1, "the crash point never fired"
+        assert "crash.point name=" + crash_at.split("@")[0] in cluster.logs()
+    finally:
+        cluster.stop()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_kills_of_two_webs_and_two_workers_lose_and_repeat_nothing(
+    seed: int, x_emu: XEmulator, slack_emu: SlackEmulator, redis_url: str, settings_path: Path, tmp_path: Path
+) -> None:
+    rng = random.Random(seed)
+    cluster = Cluster(x_emu, slack_emu, redis_url, settings_path, tmp_path, webs=2, workers=2).start()
+    stop = threading.Event()
+    try:
+        cluster.kill_randomly(rng, stop, every=(0.5, 2.0))
+        expected = play_cases(cluster, 6, rng)
+        stop.set()
+        assert_exactly_once(cluster, expected, redis_url)
+        assert sum(p.kills for p in cluster.procs) >= 1
+    finally:
+        stop.set()
+        cluster.stop()
