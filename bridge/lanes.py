@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # Short, so a killed worker's lanes are taken over within seconds; a live one renews it (_Heartbeat).
 LEASE_TTL = 15.0
+# An unexpected error (a bug, not Slack or X saying no) is retried a few times, then dead-lettered.
+MAX_UNEXPECTED = 5
 JOBS_PER_LEASE = 20
 
 
@@ -106,6 +108,16 @@ class LaneWorker:
             return False
         except PermanentFailure as failure:
             return self._dead(lane, job, str(failure))
+        except REDIS_ERRORS:
+            raise  # the loop waits for Redis; the job stays where it is
+        except Exception as exc:  # a bug in one job must not stop every lane
+            attempt = self._attempt(job)
+            log.exception(kv("job.error", lane=lane, job=job["id"], kind=job.get("kind"), attempt=attempt,
+                             error=f"{type(exc).__name__}: {exc}"))
+            if attempt >= MAX_UNEXPECTED:
+                return self._dead(lane, job, f"{type(exc).__name__}: {exc} ({attempt} attempts)")
+            self.outbox.pace(lane, time.time() + min(60.0, 2.0**attempt))
+            return False
         crash.point("job.before_complete")
         self.outbox.complete(lane, job, done.result, done.followups)
         self.outbox.r.delete(f"{self.outbox.p}attempts:{job['id']}")

@@ -16,6 +16,7 @@ import redis
 
 from bridge.lanes import LaneWorker
 from bridge.log import kv
+from bridge.loops import REDIS_ERRORS
 from bridge.models import Author
 from bridge.redis_conn import connect
 from bridge.settings import Environment, Settings, SettingsError
@@ -23,7 +24,7 @@ from bridge.slack_client import SlackError, SlackSide, web_client
 from bridge.slack_to_x import Desk, Roles, XReplies
 from bridge.store import Store
 from bridge.web import WebApp, server
-from bridge.x_client import XClient, XError
+from bridge.x_client import XAuthError, XClient, XError, backoff
 from bridge.x_to_slack import Poller, SlackPosting, search_source
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,8 @@ class Runtime:
         missing = []
         if slack and not self.env.slack_bot_token:
             missing.append("SLACK_BOT_TOKEN")
-        if slack and not self.env.slack_signing_secret:
-            missing.append("SLACK_SIGNING_SECRET")
+        if slack and not self.env.slack_signing_secret and self.settings.slack.mode == "http":
+            missing.append("SLACK_SIGNING_SECRET")  # Socket Mode has no signed requests
         if slack and self.settings.slack.mode == "socket" and not self.env.slack_app_token:
             missing.append("SLACK_APP_TOKEN (slack.mode is \"socket\")")
         if x and not self.env.has_x:
@@ -76,6 +77,21 @@ class Runtime:
         self.redis.hset(key, mapping={"id": me.id, "username": me.username, "name": me.name})
         self.redis.expire(key, 3600)
         return me
+
+    def _brand_when_reachable(self, stop: threading.Event) -> Author:
+        """The brand account; a worker started while X or Redis is down waits for them."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self.brand()
+            except XAuthError as exc:
+                raise SettingsError(f"x: the X_* credentials were refused ({exc.reason})") from None
+            except (XError, *REDIS_ERRORS) as exc:
+                wait = backoff(attempt, 1.0, 60.0)
+                log.warning(kv("worker.waiting", reason=getattr(exc, "reason", repr(exc)), retry_in=wait))
+                if stop.wait(wait):
+                    raise SystemExit(0) from None
 
     # -- web -------------------------------------------------------------------------------------
 
@@ -115,7 +131,7 @@ class Runtime:
         self.require(slack=False, x=True)
         if not self.env.slack_bot_token:
             raise SettingsError("environment: missing SLACK_BOT_TOKEN")
-        brand = self.brand()
+        brand = self._brand_when_reachable(stop)
         posting = SlackPosting(self.store, self.slack, self.settings, brand)
         replies = XReplies(self.store, self.x, self.slack, self.settings, brand.username)
         handlers = {**posting.handlers(), **replies.handlers()}

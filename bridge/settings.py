@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -17,6 +18,9 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
+)
+from pydantic_settings import (
+    SettingsError as PydanticSettingsError,
 )
 
 
@@ -102,6 +106,14 @@ class Settings(BaseSettings):
     replies: RepliesSection = RepliesSection()
     agents: dict[UserIdStr, AgentSection] = {}
     topics: list[Topic] = []
+
+    @field_validator("agents", mode="before")
+    @classmethod
+    def _agent_ids_upper(cls, agents: object) -> object:
+        # BRIDGE_AGENTS__U0BOB00001__SIGNATURE arrives with its key lower-cased.
+        if isinstance(agents, dict):
+            return {str(k).upper(): v for k, v in agents.items()}
+        return agents
 
     @classmethod
     def settings_customise_sources(
@@ -196,6 +208,9 @@ def load() -> Settings:
         settings = Settings()  # type: ignore[call-arg]
     except ValidationError as exc:
         raise SettingsError(_one_line(exc)) from None
-    except ValueError as exc:  # TOML syntax errors
+    except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"settings: {path} is not valid TOML: {exc}") from None
+    except PydanticSettingsError as exc:  # an environment override that is not valid JSON for a list or table
+        raise SettingsError(f"environment: {exc} (lists and tables are written as JSON, e.g. '[\"U0ADMIN001\"]')")\
+            from None
     return settings

@@ -34,10 +34,11 @@ class DeskApp(App):
 
     def dispatch(self, req: BoltRequest) -> BoltResponse:
         response = super().dispatch(req)
-        event_id = req.body.get("event_id") if isinstance(req.body, dict) else None
-        if isinstance(event_id, str) and response.status == 200:
-            crash.point("web.after_store")
-            self.store.mark_event(event_id)
+        event_id = req.context.get("xdesk_event")
+        if event_id:
+            if response.status == 200:
+                crash.point("web.after_store")
+            self.store.end_event(event_id, handled=response.status == 200)
         return response
 
 
@@ -53,13 +54,22 @@ def build_app(client: WebClient, signing_secret: str, store: Store, desk: Desk) 
     app.store = store
 
     @app.middleware
-    def dedupe(body: dict, next: Callable[[], None]) -> BoltResponse | None:
+    def dedupe(body: dict, context: dict, next: Callable[[], None]) -> BoltResponse | None:
         # After Bolt's signature check (built-in middleware runs first). Retries can land on
         # another web process, so the record of handled events lives in Redis.
         event_id = body.get("event_id")
-        if isinstance(event_id, str) and store.event_seen(event_id):
+        if not isinstance(event_id, str):
+            next()
+            return None
+        if store.event_seen(event_id):
             log.info(kv("slack.event_duplicate", event_id=event_id))
             return BoltResponse(status=200, body="")
+        if not store.begin_event(event_id):
+            # Slack retried while the first delivery is still being handled (it took over 3 s).
+            # Not 200: should that first one fail, this event must come again.
+            log.info(kv("slack.event_in_progress", event_id=event_id))
+            return BoltResponse(status=503, body="")
+        context["xdesk_event"] = event_id
         next()
         return None
 

@@ -20,8 +20,9 @@ from bridge.log import kv
 from bridge.models import Case, CaseId, ChannelId, SlackTs, SlackUserId, TweetId
 from bridge.rules import is_agent
 from bridge.settings import Settings
+from bridge.slack_blocks import escape_mrkdwn
 from bridge.slack_client import SlackError, SlackSide
-from bridge.store import Store
+from bridge.store import EVENT_TTL, Store
 from bridge.tweet_text import EmptyReply, ReplyTooLong, is_note, plan_reply, slack_to_plain
 from bridge.x_client import RateLimited, XClient, XError, backoff
 from bridge.x_to_slack import job_error
@@ -154,11 +155,13 @@ class Desk:
         case = self._case_at(channel, ts)
         if case is None:
             return
-        if reaction == self.settings.emoji.claim and self.store.release(case.id, SlackUserId(user)):
-            log.info(kv("case.released", case=case.id, user=user))
+        if reaction == self.settings.emoji.claim and case.claimer in (user, None):
+            if self.store.release(case.id, SlackUserId(user)):
+                log.info(kv("case.released", case=case.id, user=user))
             self._push(update_job(case))
-        elif reaction == self.settings.emoji.resolve and case.resolved_by == user and self.store.unresolve(case.id):
-            log.info(kv("case.unresolved", case=case.id, user=user))
+        elif reaction == self.settings.emoji.resolve and case.resolved_by == user:
+            if self.store.unresolve(case.id):
+                log.info(kv("case.unresolved", case=case.id, user=user))
             self._push(update_job(case))
 
     def _claim(self, case: Case, user: str) -> None:
@@ -168,9 +171,9 @@ class Desk:
             return
         holder = self.store.claim(case.id, SlackUserId(user))
         if holder == user:
-            if case.claimer != user:
-                log.info(kv("case.claimed", case=case.id, user=user))
-                self._push(update_job(case))
+            # Also when it was ours already: a retry of an event whose update was never queued.
+            log.info(kv("case.claimed", case=case.id, user=user))
+            self._push(update_job(case))
             return
         log.info(kv("case.claim_lost", case=case.id, user=user, holder=holder))
         self._push(ephemeral_job(case.channel, user, f"<@{holder}> already has this case, so nothing changed. "
@@ -184,7 +187,7 @@ class Desk:
             return
         if self.store.resolve(case.id, SlackUserId(user)):
             log.info(kv("case.resolved", case=case.id, user=user))
-            self._push(update_job(case))
+        self._push(update_job(case))
 
     # -- thread messages -----------------------------------------------------------------------
 
@@ -218,6 +221,15 @@ class Desk:
             log.info(kv("reply.queued", case=case.id, user=user, ts=ts))
 
 
+    def untweetable(self, user: str, channel: str, ts: str, thread_ts: str, why: str) -> None:
+        """A claimer's reply of a kind that is not tweeted: tell them, once."""
+        case = self._case_at(channel, thread_ts)
+        if case is None or case.claimer != user:
+            return
+        if self.store.take_message(channel, ts, [ephemeral_job(channel, user, f"Not tweeted: {why}", thread_ts)]):
+            log.info(kv("reply.untweetable", case=case.id, user=user, ts=ts, why=why))
+
+
 class XReplies:
     """The jobs of the Slack-to-X direction: tweet a reply, react, answer ephemerally."""
 
@@ -249,8 +261,9 @@ class XReplies:
             try:
                 tweet_id = self._tweet_once(job, index, part, in_reply_to)
             except RateLimited as exc:
-                wait = (exc.reset_at - time.time()) if exc.reset_at else backoff(len(sent) + 1, 15)
-                raise Retry(max(1.0, wait), exc.reason) from None
+                wait = max(1.0, (exc.reset_at - time.time()) if exc.reset_at else backoff(len(sent) + 1, 15))
+                self._tell_delay(case, job, exc, wait)
+                raise Retry(wait, exc.reason) from None
             except XError as exc:
                 if exc.retryable:
                     raise Retry(backoff(1, 5), exc.reason) from None
@@ -270,6 +283,15 @@ class XReplies:
             react_job(channel, ts, self.settings.replies.sent_emoji),
             notice_job(case, job["id"], f"Tweeted as @{self.brand_username}: {links}"),
         ])
+
+    def _tell_delay(self, case: Case, job: dict, exc: RateLimited, wait: float) -> None:
+        """Once per reply: the agent learns it waits for X's limit, and until when."""
+        if wait < 60 or not self.store.r.set(f"{self.store.p}delayed:{job['id']}", 1, nx=True, ex=EVENT_TTL):
+            return
+        until = time.strftime("%H:%M UTC", time.gmtime(time.time() + wait))
+        lane, notice = notice_job(case, f"delay:{job['id']}", f"<@{job['user']}> {exc.reason} "
+                                  f"Your reply is queued and will be tweeted at about {until}.")
+        self.store.outbox.push(lane, notice)
 
     def _tweet_once(self, job: dict, index: int, text: str, in_reply_to: TweetId) -> TweetId:
         """Tweet one part unless an earlier attempt already did.
@@ -292,7 +314,7 @@ class XReplies:
         extra = f" ({len(sent)} part(s) were tweeted before that.)" if sent else ""
         return Done({"failed": reason, "tweets": sent or []}, [
             react_job(job["channel"], job["ts"], "x"),
-            notice_job(case, job["id"], f"<@{job['user']}> Not tweeted: {reason}{extra}"),
+            notice_job(case, job["id"], f"<@{job['user']}> Not tweeted: {escape_mrkdwn(reason)}{extra}"),
         ])
 
     def react(self, job: dict) -> Done:

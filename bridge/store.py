@@ -37,6 +37,7 @@ from bridge.outbox import Job, Outbox
 
 PREFIX = "xdesk:"
 EVENT_TTL = 7 * 24 * 3600
+EVENT_LOCK_TTL = 30  # longer than any listener runs; a killed web's lock must not outlive Slack's next retry
 
 
 class Outcome(StrEnum):
@@ -148,6 +149,16 @@ return 1
 """
 
 
+# Tweet ids are 64-bit numbers as strings: compare by length, then by text (Lua numbers are doubles).
+_FORWARD = """
+local cur = redis.call('GET', KEYS[1])
+local new = ARGV[1]
+if cur and (#cur > #new or (#cur == #new and cur >= new)) then return 0 end
+redis.call('SET', KEYS[1], new)
+return 1
+"""
+
+
 class Store:
     def __init__(self, client: redis.Redis, prefix: str = PREFIX) -> None:
         self.r = client
@@ -157,6 +168,7 @@ class Store:
         self._claim = client.register_script(_CLAIM)
         self._release = client.register_script(_RELEASE)
         self._set_status = client.register_script(_SET_STATUS)
+        self._forward = client.register_script(_FORWARD)
 
     # -- X to Slack --------------------------------------------------------------------------
 
@@ -186,7 +198,8 @@ class Store:
         return TweetId(value) if value else None
 
     def set_cursor(self, source: str, tweet_id: TweetId) -> None:
-        self.r.set(f"{self.p}cursor:{source}", tweet_id)
+        """Move the cursor forward only: a slow poll finishing late must not move it back."""
+        self._forward(keys=[f"{self.p}cursor:{source}"], args=[tweet_id])
 
     def tweet(self, tweet_id: TweetId) -> Tweet | None:
         raw = self.r.get(f"{self.p}tweetdata:{tweet_id}")
@@ -235,18 +248,34 @@ class Store:
     def event_seen(self, event_id: str) -> bool:
         return bool(self.r.exists(f"{self.p}event:{event_id}"))
 
-    def mark_event(self, event_id: str) -> None:
-        self.r.set(f"{self.p}event:{event_id}", 1, ex=EVENT_TTL)
+    def begin_event(self, event_id: str) -> bool:
+        """Take an event for handling; False while another delivery of it is being handled."""
+        return bool(self.r.set(f"{self.p}eventlock:{event_id}", 1, nx=True, ex=EVENT_LOCK_TTL))
+
+    def end_event(self, event_id: str, handled: bool) -> None:
+        with self.r.pipeline(transaction=True) as pipe:
+            if handled:
+                pipe.set(f"{self.p}event:{event_id}", 1, ex=EVENT_TTL)
+            pipe.delete(f"{self.p}eventlock:{event_id}")
+            pipe.execute()
 
     def take_message(self, channel: str, ts: str, jobs: list[tuple[str, Job]]) -> bool:
         """Queue ``jobs`` for a Slack message unless it was taken before (Slack retries, twins)."""
         key = f"{self.p}msg:{channel}:{ts}"
-        if not self.r.set(key, 1, nx=True, ex=EVENT_TTL):
-            return False
+        # The mark and the jobs in one transaction: a mark without its jobs would refuse Slack's
+        # retry of a reply that was never queued.
         with self.r.pipeline(transaction=True) as pipe:
-            for lane, job in jobs:
-                self.outbox.push(lane, job, pipe=pipe)
-            pipe.execute()
+            try:
+                pipe.watch(key)
+                if pipe.exists(key):
+                    return False
+                pipe.multi()
+                pipe.set(key, 1, ex=EVENT_TTL)
+                for lane, job in jobs:
+                    self.outbox.push(lane, job, pipe=pipe)
+                pipe.execute()
+            except redis.WatchError:
+                return False  # a twin delivery took it first
         return True
 
 

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 SLACK_PACE = 1.0  # seconds between posts in one channel
 
+Render = Callable[..., tuple[list[dict], str]]  # (images: bool) -> (blocks, fallback text)
+
 
 def search_source(query: str) -> str:
     return "search:" + hashlib.sha1(query.encode()).hexdigest()[:12]
@@ -59,7 +61,21 @@ class Poller:
         run_loop(f"poll-{self.source}", self.poll_once, stop)
 
     def poll_once(self) -> float:
-        """Fetch and store what is new; return the seconds to wait before the next poll."""
+        """Poll if it is this source's turn, across all workers; return the seconds until the next."""
+        r, key = self.store.r, f"{self.store.p}poll:{self.source}"
+        # One schedule per source for every worker: several workers must not poll X more often
+        # than one would, nor store the same page twice at once.
+        if not r.set(key, "polling", nx=True, px=120_000):
+            return max(0.1, min(5.0, (r.pttl(key) or 1000) / 1000))
+        wait = self.settings.x.min_poll_interval
+        try:
+            wait = self.poll_now()
+        finally:
+            r.set(key, "waiting", px=max(1, int(wait * 1000)))
+        return wait
+
+    def poll_now(self) -> float:
+        """Fetch and store what is new, whoever else polls; return the seconds to wait before the next."""
         min_interval = self.settings.x.min_poll_interval
         since = self.store.cursor(self.source)
         try:
@@ -127,12 +143,15 @@ class SlackPosting:
         tweet = self.store.tweet(case.first_tweet)
         if tweet is None:
             raise PermanentFailure(f"tweet {case.first_tweet} of case {case.id} is not stored")
-        blocks, text = parent_blocks(case, tweet, brand_username=self.brand.username,
-                                     claim_emoji=self.settings.emoji.claim)
+        def render(images: bool = True) -> tuple[list[dict], str]:
+            return parent_blocks(case, tweet, brand_username=self.brand.username,
+                                 claim_emoji=self.settings.emoji.claim, images=images)
+
         payload = {"case_id": case.id, "tweet_id": tweet.id}
         channel = case.channel
+        self._join_once(channel)
         try:
-            ts = self._post_once(job, channel, text, blocks, event_type="xdesk_case", payload=payload)
+            ts = self._post_once(job, channel, render, event_type="xdesk_case", payload=payload)
         except SlackError as exc:
             fallback = ChannelId(self.settings.slack.default_channel)
             if exc.error not in ("channel_not_found", "is_archived") or channel == fallback:
@@ -141,7 +160,7 @@ class SlackPosting:
             log.error(kv("slack.channel_unusable", case=case.id, channel=channel, error=exc.error,
                          fallback=fallback))
             channel = fallback
-            ts = self._slack(lambda: self._post_once(job, fallback, text, blocks, event_type="xdesk_case",
+            ts = self._slack(lambda: self._post_once(job, fallback, render, event_type="xdesk_case",
                                                      payload=payload))
         self.store.set_parent(case.id, channel, ts)
         log.info(kv("case.posted", case=case.id, tweet=tweet.id, channel=channel, ts=ts))
@@ -152,9 +171,8 @@ class SlackPosting:
         tweet = self.store.tweet(TweetId(job["tweet"]))
         if tweet is None or not case.parent_ts:
             raise PermanentFailure(f"follow-up {job['tweet']} of case {case.id} has no tweet or parent")
-        blocks, text = followup_blocks(tweet)
-        ts = self._slack(lambda: self._post_once(job, case.channel, text, blocks, thread_ts=case.parent_ts,
-                                                 payload={"case_id": case.id, "tweet_id": tweet.id}))
+        ts = self._slack(lambda: self._post_once(job, case.channel, lambda images=True: followup_blocks(
+            tweet, images=images), thread_ts=case.parent_ts, payload={"case_id": case.id, "tweet_id": tweet.id}))
         log.info(kv("case.followup_posted", case=case.id, tweet=tweet.id, channel=case.channel, ts=ts))
         return Done({"ts": ts}, pace=SLACK_PACE)
 
@@ -169,9 +187,8 @@ class SlackPosting:
     def _notice(self, job: dict, case: Case, text: str) -> Done:
         if not case.parent_ts:
             raise PermanentFailure(f"case {case.id} has no parent to post a notice under")
-        blocks, fallback = notice_blocks(text)
-        ts = self._slack(lambda: self._post_once(job, case.channel, fallback, blocks, thread_ts=case.parent_ts,
-                                                 payload={"case_id": case.id}))
+        ts = self._slack(lambda: self._post_once(job, case.channel, lambda images=True: notice_blocks(text),
+                                                 thread_ts=case.parent_ts, payload={"case_id": case.id}))
         return Done({"ts": ts}, pace=SLACK_PACE)
 
     def update(self, job: dict) -> Done:
@@ -184,7 +201,23 @@ class SlackPosting:
         self._slack(lambda: self.slack.update(case.channel, case.parent_ts or "", text, blocks))
         return Done(True)
 
-    def _post_once(self, job: dict, channel: str, text: str, blocks: list[dict], *, payload: dict,
+    def _join_once(self, channel: str) -> None:
+        """Join a public channel before the first case goes there.
+
+        With chat:write.public the bot can post where it is not a member, but then Slack sends it
+        no events from that channel: claims and replies in the thread would go unheard.
+        """
+        key = f"{self.store.p}joined:{channel}"
+        if self.store.r.exists(key):
+            return
+        try:
+            self.slack.join(channel)
+        except SlackError as exc:
+            # Private channels cannot be joined: the bot must be invited (`check` says so).
+            log.warning(kv("slack.join_failed", channel=channel, error=exc.error))
+        self.store.r.set(key, 1, ex=24 * 3600)
+
+    def _post_once(self, job: dict, channel: str, render: Render, *, payload: dict,
                    thread_ts: str | None = None, event_type: str = "xdesk_post") -> str:
         """Post the job's message unless an earlier attempt already did.
 
@@ -203,16 +236,23 @@ class SlackPosting:
             self.store.r.set(mark, repr(time.time()), ex=14 * 24 * 3600, nx=True)
         metadata = {"event_type": event_type, "event_payload": {**payload, "job": job["id"]}}
 
-        def post() -> str:
+        def post(images: bool = True) -> str:
+            blocks, text = render(images)
             return self.slack.post(channel, text, blocks, thread_ts=thread_ts, metadata=metadata)
 
         try:
             ts = post()
         except SlackError as exc:
-            if exc.error != "not_in_channel":
+            if exc.error == "not_in_channel":
+                self.slack.join(channel)  # public channels: join and try once more
+                ts = post()
+            elif exc.error == "invalid_blocks":
+                # Slack refuses a whole message when it cannot fetch one image (a deleted avatar or
+                # photo): the case goes out without pictures rather than not at all.
+                log.warning(kv("slack.images_refused", job=job["id"], channel=channel))
+                ts = post(images=False)
+            else:
                 raise
-            self.slack.join(channel)  # public channels: join and try once more
-            ts = post()
         crash.point("slack.after_post")
         return ts
 

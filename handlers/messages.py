@@ -8,17 +8,27 @@ from slack_bolt import App
 
 from bridge.slack_to_x import Desk
 
+# Replies of these kinds are not tweeted; the claimer is told why instead of hearing nothing.
+UNTWEETED = {
+    "thread_broadcast": "replies also sent to the channel aren't tweeted. Write it in the thread only.",
+    "file_share": "messages with files aren't tweeted. Send the text alone, and the file as a link.",
+}
+
 
 def register(app: App, desk: Desk) -> None:
     @app.event("message")
     def message(event: dict, logger: logging.Logger) -> None:
-        # Edits, deletions, broadcasts, bot posts (ours included) and joins are not replies.
+        # Edits, deletions, bot posts (ours included) and joins are not replies.
         # https://api.slack.com/events/message#subtypes
-        if event.get("subtype") or event.get("bot_id"):
-            logger.debug("slack.event_ignored type=message subtype=%s", event.get("subtype"))
+        subtype = event.get("subtype")
+        if event.get("bot_id") or subtype not in (None, *UNTWEETED):
+            logger.debug("slack.event_ignored type=message subtype=%s", subtype)
             return
         user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
         thread_ts, text = event.get("thread_ts"), event.get("text")
         if not (user and channel and ts and thread_ts) or thread_ts == ts or not isinstance(text, str):
             return  # not a reply in a thread
-        desk.message(user, channel, ts, thread_ts, text)
+        if subtype in UNTWEETED:
+            desk.untweetable(user, channel, ts, thread_ts, UNTWEETED[subtype])
+        else:
+            desk.message(user, channel, ts, thread_ts, text)

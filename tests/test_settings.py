@@ -89,3 +89,18 @@ def test_missing_credentials_are_named(tmp_path: Path) -> None:
     result = run_check(ROOT / "settings.toml")
     assert result.returncode == 2
     assert "X_API_KEY" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_agent_added_from_the_environment_keeps_its_slack_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.settings import load
+
+    monkeypatch.setenv("BRIDGE_SETTINGS", str(ROOT / "settings.toml"))
+    monkeypatch.setenv("BRIDGE_AGENTS__U0BOB00001__SIGNATURE", "^BO")
+    assert load().signature_of("U0BOB00001") == "^BO"
+
+
+def test_a_list_override_that_is_not_json_names_the_environment(tmp_path: Path) -> None:
+    result = run_check(ROOT / "settings.toml", BRIDGE_SLACK__ADMINS="U0ADMIN001")
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("xdesk: environment:") and "slack" in line and "JSON" in line

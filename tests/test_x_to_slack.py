@@ -23,18 +23,33 @@ def mention_requests(x: XEmulator) -> list:
 def test_polling_waits_for_the_rate_limit_reset_after_a_429(desk: Desk) -> None:
     poller = mentions_poller(desk)
     desk.x.rate_limit_next("GET", r"/mentions$", with_reset=True)
-    wait = poller.poll_once()
+    wait = poller.poll_now()
     assert desk.x.window_seconds - 2 <= wait <= desk.x.window_seconds + 2
 
     desk.x.rate_limit_next("GET", r"/mentions$", with_reset=False)
-    assert poller.poll_once() >= desk.settings.x.min_poll_interval
+    assert poller.poll_now() >= desk.settings.x.min_poll_interval
 
 
 def test_polling_follows_the_budget_and_never_beats_min_poll_interval(desk: Desk) -> None:
     poller = mentions_poller(desk)
-    wait = poller.poll_once()
+    wait = poller.poll_now()
     # 300 calls a 60 s window in the emulator: 0.2 s apart would do, min_poll_interval is 0.2.
     assert desk.settings.x.min_poll_interval <= wait <= 1.0
+
+
+def test_several_workers_share_one_polling_schedule_per_source(desk: Desk) -> None:
+    calls: list[str | None] = []
+    brand = desk.rt.brand()
+
+    def fetch(since):
+        calls.append(since)
+        return desk.rt.x.mentions(brand.id, since)
+
+    first, second = (Poller("shared-test", fetch, desk.rt.store, desk.settings, brand, True) for _ in range(2))
+    wait = first.poll_once()
+    assert calls == [None] and wait > 0
+    assert second.poll_once() > 0
+    assert calls == [None]  # the second worker waited for the shared turn
 
 
 def test_the_cursor_moves_past_stored_tweets_only(desk: Desk) -> None:
