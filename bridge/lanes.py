@@ -51,13 +51,14 @@ Handler = Callable[[Job], Done]
 
 
 class LaneWorker:
-    def __init__(self, outbox: Outbox, handlers: dict[str, Handler]) -> None:
+    def __init__(self, outbox: Outbox, handlers: dict[str, Handler], revive: Callable[[], object] | None = None):
         self.outbox = outbox
         self.handlers = handlers
+        self.revive = revive
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def run(self, stop: threading.Event) -> None:
-        run_loop("lanes", self.run_once, stop, idle=lambda wait: self.outbox.wait(min(wait, 1.0)))
+        run_loop("lanes", self.run_once, stop, idle=lambda wait: self.outbox.wait(min(wait, 1.0)), revive=self.revive)
 
     def run_once(self) -> float:
         """Work every lane that is ready; return how long until one may be ready again."""

@@ -8,6 +8,7 @@ Redis is back: nothing acknowledged was lost (it is in Redis), and nothing half-
 from __future__ import annotations
 
 import logging
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -22,8 +23,12 @@ REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.Busy
 
 
 def run_loop(name: str, step: Callable[[], float], stop: threading.Event,
-             idle: Callable[[float], object] | None = None) -> None:
-    """Call ``step`` until ``stop``; it returns how long to wait before the next call."""
+             idle: Callable[[float], object] | None = None, revive: Callable[[], object] | None = None) -> None:
+    """Call ``step`` until ``stop``; it returns how long to wait before the next call.
+
+    ``revive`` is tried while Redis is down: it restarts the embedded Redis (from its append-only
+    file) when that is the one in use.
+    """
     idle = idle or stop.wait
     down_since: float | None = None
     failures = 0
@@ -37,6 +42,11 @@ def run_loop(name: str, step: Callable[[], float], stop: threading.Event,
                 log.error(kv("redis.unavailable", loop=name, error=f"{type(exc).__name__}: {exc}",
                              action="waiting, retrying with backoff"))
             stop.wait(min(5.0, 0.2 * 2 ** min(failures, 5)))
+            if revive is not None:
+                try:
+                    revive()
+                except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+                    log.warning(kv("redis.revive_failed", loop=name, error=f"{type(exc).__name__}: {exc}"))
             continue
         if down_since is not None:
             log.warning(kv("redis.recovered", loop=name, down_for=round(time.monotonic() - down_since, 1)))

@@ -17,8 +17,8 @@ import redis
 from bridge.lanes import LaneWorker
 from bridge.log import kv
 from bridge.loops import REDIS_ERRORS
-from bridge.models import Author
-from bridge.redis_conn import connect
+from bridge.models import Author, UserId
+from bridge.redis_conn import connect, ensure_embedded
 from bridge.settings import Environment, Settings, SettingsError
 from bridge.slack_client import SlackError, SlackSide, web_client
 from bridge.slack_to_x import Desk, Roles, XReplies
@@ -72,6 +72,7 @@ class Runtime:
         cached = self.redis.hgetall(key)
         if cached:
             self.x.brand_username = cached["username"]  # for X's refusals, in words
+            self.x.brand_id = UserId(cached["id"])  # for finding the brand's own replies
             return Author(id=cached["id"], username=cached["username"], name=cached["name"])
         me = self.x.me()
         self.redis.hset(key, mapping={"id": me.id, "username": me.username, "name": me.name})
@@ -136,15 +137,16 @@ class Runtime:
         replies = XReplies(self.store, self.x, self.slack, self.settings, brand.username)
         handlers = {**posting.handlers(), **replies.handlers()}
         threads = []
+        revive = None if self.env.redis_url else (lambda: ensure_embedded(self.env.bridge_data_dir))
         pollers = [Poller("mentions", lambda since: self.x.mentions(brand.id, since), self.store,
-                          self.settings, brand, answerable_by_source=True)]
+                          self.settings, brand, answerable_by_source=True, revive=revive)]
         for query in self.settings.x.search:
             pollers.append(Poller(search_source(query), lambda since, q=query: self.x.search(q, since),
-                                  self.store, self.settings, brand, answerable_by_source=False))
+                                  self.store, self.settings, brand, answerable_by_source=False, revive=revive))
         for poller in pollers:
             threads.append(threading.Thread(target=poller.run, args=(stop,), name=f"poll-{poller.source}"))
         for i in range(LANE_THREADS):
-            threads.append(threading.Thread(target=LaneWorker(self.store.outbox, handlers).run, args=(stop,),
+            threads.append(threading.Thread(target=LaneWorker(self.store.outbox, handlers, revive).run, args=(stop,),
                                             name=f"lanes-{i}"))
         log.info(kv("worker.started", brand=brand.username, sources=len(pollers), lane_threads=LANE_THREADS))
         return threads

@@ -1,11 +1,12 @@
 """The X adapter: the one module that knows X's endpoints, field names and error shapes.
 
-It reads the brand's mentions and recent-search hits, posts and deletes replies (X API v2, OAuth 1.0a
-user context, through tweepy), and hands the core :class:`~bridge.models.Tweet` and
-:class:`~bridge.models.Author` values, :class:`RateBudget` and a small :class:`XError` hierarchy whose
-``reason`` an agent in Slack can read. Should X follow the Tweet -> Post rename of its OpenAPI 2.167
-(``referenced_posts``, ``edit_history_post_ids``...), this file is the only one to change; until then
-such an answer is logged as ``x.response_unusable`` and raised as :class:`XUnavailable`.
+It reads the brand's mentions and recent-search hits, posts and deletes replies and finds one already
+posted (X API v2, OAuth 1.0a user context, through tweepy), and hands the core
+:class:`~bridge.models.Tweet` and :class:`~bridge.models.Author` values, :class:`RateBudget` and a small
+:class:`XError` hierarchy whose ``reason`` an agent in Slack can read. Should X follow the Tweet -> Post
+rename of its OpenAPI 2.167 (``referenced_posts``, ``edit_history_post_ids``...), this file is the only
+one to change; until then such an answer is logged as ``x.response_unusable`` and raised as
+:class:`XUnavailable`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
+import re
 import time
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -22,6 +25,7 @@ import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
+from twitter_text import extract_urls_with_indices
 
 from bridge.log import kv
 from bridge.models import Author, Media, Tweet, TweetId, UserId
@@ -183,7 +187,8 @@ class XClient:
     """The brand account on X. Thread-safe: tweepy's client keeps no state between calls."""
 
     def __init__(self, env: Environment, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-                 max_pages: int = 10, brand_username: str | None = None) -> None:
+                 max_pages: int = 10, brand_username: str | None = None, brand_id: UserId | None = None,
+                 ) -> None:
         self._client = tweepy.Client(
             consumer_key=env.x_api_key, consumer_secret=env.x_api_secret, access_token=env.x_access_token,
             access_token_secret=env.x_access_token_secret, wait_on_rate_limit=False,
@@ -192,13 +197,14 @@ class XClient:
         self._client.session.mount(X_HOST + "/", _XApiAdapter(env.x_api_url, timeout))
         self.max_pages = max_pages  # 10 x 100: more than the 800 mentions X keeps reachable
         self.brand_username = brand_username
+        self.brand_id = brand_id  # whose timeline find_reply reads; me() sets it
 
     def me(self) -> Author:
         response = self._call("GET /2/users/me", self._client.get_me, user_fields=_FIELDS["user_fields"])
         user = _json(response, "GET /2/users/me").get("data") or {}
         _check_users("GET /2/users/me", [user])
         author = _author(user)
-        self.brand_username = author.username
+        self.brand_username, self.brand_id = author.username, author.id
         return author
 
     def mentions(self, user_id: UserId, since_id: TweetId | None) -> Fetch:
@@ -216,6 +222,30 @@ class XClient:
         if not isinstance(data.get("id"), str):
             _unusable("POST /2/tweets", {"data.id"}, data)
         return TweetId(data["id"])
+
+    def find_reply(self, in_reply_to: TweetId, text: str) -> TweetId | None:
+        """The brand's tweet replying to ``in_reply_to`` with ``text``, if X has one, else None.
+
+        X takes no idempotency key, so before retrying a reply whose earlier attempt may have reached X
+        the bridge looks here instead of tweeting blind. It reads the brand's Posts timeline, which is
+        immediate (recent search is indexed late), back to ``in_reply_to``: a reply is always newer.
+        RateLimited and XUnavailable propagate, so that the caller tries again later; past the page
+        bound it cannot be sure and raises a (non-retryable) XError saying so.
+        """
+        if self.brand_id is None:
+            self.me()
+        fetch = self._timeline("GET /2/users/:id/tweets", lambda token: self._client.get_users_tweets(
+            self.brand_id, since_id=in_reply_to, pagination_token=token, max_results=100,
+            exclude=["retweets"], user_auth=True, **_FIELDS))
+        wanted = _comparable(text)
+        found = next((t.id for t in fetch.tweets
+                      if t.replied_to == in_reply_to and _comparable(t.text) == wanted), None)
+        if found is None and fetch.truncated:
+            raise XError(f"the bridge could not check on X whether this reply was already tweeted (the brand "
+                         f"tweeted over {100 * self.max_pages} times since the customer's tweet); look at the "
+                         "brand's replies on X before sending it again")
+        log.info(kv("x.reply_lookup", in_reply_to=in_reply_to, found=found or "none", read=len(fetch.tweets)))
+        return found
 
     def delete_tweet(self, tweet_id: TweetId) -> None:
         with contextlib.suppress(TweetGone):  # already gone: what deleting wanted
@@ -352,6 +382,21 @@ def _tweet(raw: dict[str, Any], authors: Mapping[str, Author], media: Mapping[st
         media=tuple(media[k] for k in keys if k in media),
         mentions=tuple(m["username"].lower() for m in mentions if "username" in m),
     )
+
+
+_LEADING_HANDLES = re.compile(r"^(?:@\w{1,15} )+")
+
+
+def _comparable(text: str) -> str:
+    """What X leaves of a tweet's text, for comparing what the bridge sent with what X sends back:
+    NFC, each URL (X wraps them in t.co links) one placeholder, whitespace runs one space, and no
+    leading @handles (X may write the replied-to user's handle in front of a reply). Callers undo
+    X's HTML escaping first (:func:`_tweet` does)."""
+    text = unicodedata.normalize("NFC", text)
+    for url in reversed(extract_urls_with_indices(text)):
+        start, end = url["indices"]
+        text = f"{text[:start]}\x00{text[end:]}"
+    return _LEADING_HANDLES.sub("", " ".join(text.split()))
 
 
 def _check_users(endpoint: str, users: list[dict[str, Any]]) -> None:

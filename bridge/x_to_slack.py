@@ -48,6 +48,7 @@ class Poller:
         settings: Settings,
         brand: Author,
         answerable_by_source: bool,
+        revive: Callable[[], object] | None = None,
     ) -> None:
         self.source = source
         self.fetch = fetch
@@ -55,10 +56,11 @@ class Poller:
         self.settings = settings
         self.brand = brand
         self.answerable_by_source = answerable_by_source
+        self.revive = revive
         self.failures = 0
 
     def run(self, stop: threading.Event) -> None:
-        run_loop(f"poll-{self.source}", self.poll_once, stop)
+        run_loop(f"poll-{self.source}", self.poll_once, stop, revive=self.revive)
 
     def poll_once(self) -> float:
         """Poll if it is this source's turn, across all workers; return the seconds until the next."""

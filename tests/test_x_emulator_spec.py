@@ -81,8 +81,8 @@ def assert_known_keys(spec: dict[str, Any], name: str, body: dict[str, Any]) -> 
         *(s[k]["allOf"][1]["properties"] for k in ("Photo", "Video", "AnimatedGif")))
     assert set(body) <= set(s[name]["properties"]), set(body) - set(s[name]["properties"])
     data = body.get("data")
-    tweets = data if isinstance(data, list) else [data] if isinstance(data, dict) and "text" in data else []
-    tweets += (body.get("includes") or {}).get("tweets", [])
+    tweets = list(data) if isinstance(data, list) else [data] if isinstance(data, dict) and "text" in data else []
+    tweets += (body.get("includes") or {}).get("tweets", [])  # a copy: body["data"] stays as X sent it
     for tweet in tweets:
         assert set(tweet) <= set(s["Tweet"]["properties"]), set(tweet) - set(s["Tweet"]["properties"])
     users = (body.get("includes") or {}).get("users", []) + ([data] if name == "Get2UsersMeResponse" else [])
@@ -199,6 +199,69 @@ def test_mentions_pages_newest_first_above_since_id(emu: XEmulator, registry: Re
     empty = signed(emu, "GET", path, params={"since_id": ids[-1]}).json()
     assert empty == {"meta": {"result_count": 0}}
     check(registry, spec, "Get2UsersIdMentionsResponse", empty)
+
+
+def test_user_posts_timeline_holds_what_the_brand_posted(emu: XEmulator, registry: Registry,
+                                                         spec: dict) -> None:
+    customer = emu.add_tweet("@Telekom_hilft help", "kunde_klaus")
+    texts = {"url": "See https://www.telekom.de/hilfe/router?a=1&b=2 ^AN", "html": "Modem & router <reset> ^AN",
+             "emoji": "Fixed \U0001f44d\U0001f3fd ^AN"}
+    replies = {}
+    for name, text in texts.items():
+        created = signed(emu, "POST", "/2/tweets", body={"text": text, "reply": {"in_reply_to_tweet_id": customer}})
+        replies[name] = created.json()["data"]["id"]
+        assert created.json()["data"]["text"] != text or name == "emoji"  # t.co links, &amp; &lt; &gt;
+    plain = signed(emu, "POST", "/2/tweets", body={"text": "  Maintenance tonight \n"}).json()["data"]["id"]
+    retweet = emu.add_tweet("RT @kunde_klaus: help", "Telekom_hilft", retweet_of=customer)
+    gone = signed(emu, "POST", "/2/tweets", body={"text": "oops", "reply": {"in_reply_to_tweet_id": customer}})
+    signed(emu, "DELETE", f"/2/tweets/{gone.json()['data']['id']}")
+    emu.add_tweet("@Telekom_hilft thanks", "kunde_klaus", in_reply_to=replies["emoji"])
+
+    path = f"/2/users/{emu.brand_id}/tweets"
+    fields = {**BRIDGE_FIELDS, "tweet.fields": BRIDGE_FIELDS["tweet.fields"] + ",in_reply_to_user_id"}
+    response = signed(emu, "GET", path, params=fields)
+    body = response.json()
+    check(registry, spec, "Get2UsersIdTweetsResponse", body)
+    assert rate_headers(response)[:2] == (900, 899)  # X: 900 per 15 minutes per user
+    tweets = {t["id"]: t for t in body["data"]}
+    assert list(tweets) == [retweet, plain, replies["emoji"], replies["html"], replies["url"]]  # newest first
+    url = tweets[replies["url"]]
+    assert re.fullmatch(r"See https://t\.co/[0-9A-Za-z]{10} \^AN", url["text"])
+    [link] = url["entities"]["urls"]
+    assert url["text"][link["start"]:link["end"]] == link["url"]
+    assert (link["expanded_url"], link["display_url"]) == ("https://www.telekom.de/hilfe/router?a=1&b=2",
+                                                           "telekom.de/hilfe/router?a=\u2026")
+    assert tweets[replies["html"]]["text"] == "Modem &amp; router &lt;reset&gt; ^AN"
+    assert tweets[replies["emoji"]]["text"] == texts["emoji"] and tweets[plain]["text"] == "Maintenance tonight"
+    klaus = emu.add_user("kunde_klaus", "kunde_klaus")
+    for tweet_id in replies.values():
+        assert tweets[tweet_id]["referenced_tweets"] == [{"type": "replied_to", "id": customer}]
+        assert (tweets[tweet_id]["in_reply_to_user_id"], tweets[tweet_id]["conversation_id"]) == (klaus, customer)
+    assert [t["id"] for t in body["includes"]["tweets"]] == [customer]
+
+    def ids(**params: str) -> list[str]:
+        answer = signed(emu, "GET", path, params=params).json()
+        check(registry, spec, "Get2UsersIdTweetsResponse", answer)
+        return [t["id"] for t in answer.get("data", [])]
+
+    assert ids(exclude="replies,retweets") == [plain]
+    assert ids(exclude="retweets", since_id=replies["html"]) == [plain, replies["emoji"]]
+    assert ids(until_id=replies["emoji"], max_results="5") == [replies["html"], replies["url"]]
+    first = signed(emu, "GET", path, params={"max_results": "5", "since_id": customer, "until_id": retweet})
+    assert [t["id"] for t in first.json()["data"]] == [plain, *reversed(replies.values())]
+    assert "next_token" not in first.json()["meta"]
+    unknown = signed(emu, "GET", "/2/users/999/tweets").json()
+    check(registry, spec, "Get2UsersIdTweetsResponse", unknown)
+    assert unknown["errors"][0]["detail"] == "Could not find user with id: [999]."
+
+
+def test_user_posts_timeline_reaches_back_3200_tweets_or_800_without_replies(emu: XEmulator) -> None:
+    ids = [emu.add_tweet(f"Tip {i}", "Telekom_hilft") for i in range(3201)]
+    path = f"/2/users/{emu.brand_id}/tweets"
+    oldest = signed(emu, "GET", path, params={"until_id": ids[3]}).json()
+    assert [t["id"] for t in oldest["data"]] == [ids[2], ids[1]]  # ids[0] is the 3,201st
+    beyond = signed(emu, "GET", path, params={"until_id": ids[-799], "exclude": "replies"}).json()
+    assert [t["id"] for t in beyond["data"]] == [ids[-800]]
 
 
 @pytest.mark.parametrize(("query", "expected"), [
@@ -330,6 +393,11 @@ WEIRD = "\U0001f469\u200d\U0001f469\u200d\U0001f467"  # one emoji of 3 code poin
     ("unknown param", "GET", "/2/users/me", {"color": "red"}, None, 400, "invalid-request", None),
     ("bad since_id", "GET", "/2/users/{brand}/mentions", {"since_id": "abc"}, None, 400, "invalid-request",
      None),
+    ("posts max_results", "GET", "/2/users/{brand}/tweets", {"max_results": "4"}, None, 400, "invalid-request",
+     "The `max_results` query parameter value [4] is not between 5 and 100"),
+    ("posts exclude", "GET", "/2/users/{brand}/tweets", {"exclude": "likes"}, None, 400, "invalid-request",
+     "The `exclude` query parameter value [likes] is not one of [replies,retweets]"),
+    ("posts of me", "GET", "/2/users/me/tweets", None, None, 400, "invalid-request", None),
     ("no query", "GET", "/2/tweets/search/recent", None, None, 400, "invalid-request", None),
     ("bad operator", "GET", "/2/tweets/search/recent", {"query": "near:me"}, None, 400, "invalid-request",
      None),

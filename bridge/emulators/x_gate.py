@@ -1,18 +1,27 @@
-"""What stands before an X endpoint in the emulator: injected faults, OAuth 1.0a, rate limits.
+"""What stands before an X endpoint in the emulator: the HTTP server, injected faults, OAuth 1.0a,
+rate limits.
 
 Each class is thread-safe on its own; the HTTP threads of the emulator share them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import re
+import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
 
 from oauthlib.oauth1 import RequestValidator, ResourceEndpoint
+
+from bridge.emulators.x_wire import Reply
+
+log = logging.getLogger(__name__)
 
 # tweepy signs every request for this host before the bridge's adapter rewrites the URL to
 # X_API_URL, so signatures are checked against it, whatever address the emulator listens on.
@@ -160,3 +169,68 @@ class Faults:
                         self._faults.remove(fault)
                     return fault
         return None
+
+
+class Emulator(Protocol):
+    def handle(self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes) -> Reply: ...
+
+
+class HttpServer(ThreadingHTTPServer):
+    """Hands every request to ``emulator.handle`` and sends its :class:`Reply` the way X would."""
+
+    daemon_threads = True
+
+    def __init__(self, emulator: Emulator, *args: Any) -> None:
+        self.emulator = emulator
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+        super().__init__(*args, _HttpHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._conns_lock:
+            self._conns.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._conns_lock:
+            self._conns.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Close kept-alive connections too, so that a stopped emulator answers nothing."""
+        with self._conns_lock:
+            conns = list(self._conns)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+class _HttpHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like X; every answer carries content-length
+    timeout = 60  # for idle keep-alive connections
+    server: HttpServer
+
+    def do_GET(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        reply = self.server.emulator.handle(self.command, self.path, dict(self.headers.items()), body)
+        data = reply.payload()
+        # X sends problems as application/json too (not application/problem+json).
+        headers = {"content-type": "application/json; charset=utf-8", "api-version": "2.162",
+                   **{k.lower(): v for k, v in reply.headers.items()}, "content-length": str(len(data))}
+        try:
+            self.send_response(reply.status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2] if reply.truncate else data)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up, e.g. on its read timeout
+        if reply.truncate:
+            self.close_connection = True
+
+    do_POST = do_DELETE = do_PUT = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("x_emulator " + format, *args)

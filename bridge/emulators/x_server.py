@@ -2,10 +2,12 @@
 
 The bridge's real ``XClient`` (real tweepy, real OAuth 1.0a signatures) talks to it unchanged through
 ``X_API_URL``. It serves ``GET /2/users/me``, ``GET /2/users/:id/mentions``,
-``GET /2/tweets/search/recent``, ``POST /2/tweets``, ``DELETE /2/tweets/:id``, ``GET /2/tweets/:id``
-and ``GET /2/tweets?ids=``, keeps X's rate-limit budgets, and refuses what X refuses. Shapes follow
-the OpenAPI document 2.162 in /work/shared/reference; ``/_emulator/`` is not X: it lets a person or
-another process add tweets and read what the brand posted.
+``GET /2/users/:id/tweets``, ``GET /2/tweets/search/recent``, ``POST /2/tweets``, ``DELETE /2/tweets/:id``,
+``GET /2/tweets/:id`` and ``GET /2/tweets?ids=``, keeps X's rate-limit budgets, and refuses what X refuses.
+A tweet created with ``POST /2/tweets`` is stored as X stores it (NFC, trimmed, URLs wrapped in t.co
+links); ``add_tweet`` takes its text as already stored. Shapes follow the OpenAPI document 2.162 in
+/work/shared/reference; ``/_emulator/`` is not X: it lets a person or another process add tweets and
+read what the brand posted.
 
     with XEmulator(brand_username="Telekom_hilft") as x:
         tweet_id = x.add_tweet("@Telekom_hilft my router is dead", author="kunde_klaus")
@@ -15,24 +17,21 @@ another process add tweets and read what the brand posted.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import re
-import socket
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 
 from twitter_text import parse_tweet
 
 from bridge.emulators import x_wire as wire
-from bridge.emulators.x_gate import DAILY_WINDOWS, Fault, Faults, OAuthVerifier, RateLimits
-from bridge.emulators.x_store import World, escape_text
+from bridge.emulators.x_gate import DAILY_WINDOWS, Fault, Faults, HttpServer, OAuthVerifier, RateLimits
+from bridge.emulators.x_store import World, escape_text, stored_form
 from bridge.emulators.x_wire import Reply, XApiError, check_id, not_found, parse_query, problem
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ class XEmulator:
         self._posted: list[dict[str, Any]] = []
         self._requests: list[LoggedRequest] = []
         self._stopping = threading.Event()
-        self._server: _Server | None = None
+        self._server: HttpServer | None = None
         self._thread: threading.Thread | None = None
         self.brand_id = self.add_user(brand_username, brand_name, followers=12000)
 
@@ -86,7 +85,7 @@ class XEmulator:
     def start(self) -> XEmulator:
         if self._server is None:
             self._stopping.clear()
-            self._server = _Server(self, ("127.0.0.1", 0), _HttpHandler)
+            self._server = HttpServer(self, ("127.0.0.1", 0))
             # A short poll interval: stop() (socketserver's shutdown) waits up to one interval.
             self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
                                             name="x-emulator", daemon=True)
@@ -129,18 +128,21 @@ class XEmulator:
     def add_tweet(self, text: str, author: str, *, in_reply_to: str | None = None,
                   quote_of: str | None = None, retweet_of: str | None = None, lang: str = "en",
                   media: Sequence[Sequence[str]] = (), conversation_id: str | None = None,
-                  mentions: Iterable[str] | None = None, created_at: str | None = None) -> str:
+                  mentions: Iterable[str] | None = None, created_at: str | None = None,
+                  as_created: bool = False) -> str:
         """Add a tweet by ``author`` (a username; unknown users are created) and return its id.
 
         ``conversation_id`` defaults to the root of the reply chain, as on X. The brand counts as
         mentioned when ``@brand`` is in ``text``; ``mentions`` usernames missing from ``text`` are put
         in front of it, the way X writes a reply's mentions into its text. ``media`` items are
         ``(type, url)`` or ``(type, url, alt_text)`` with type ``photo``, ``video`` or ``animated_gif``.
+        ``as_created``: store ``text`` as ``POST /2/tweets`` does (NFC, trimmed, URLs as t.co links).
         """
         with self._cond:
             tweet_id = self._world.add_tweet(
                 text, author, in_reply_to=in_reply_to, quote_of=quote_of, retweet_of=retweet_of, lang=lang,
-                media=media, conversation_id=conversation_id, mentions=mentions, created_at=created_at)
+                media=media, conversation_id=conversation_id, mentions=mentions, created_at=created_at,
+                as_created=as_created)
             self._cond.notify_all()
             return tweet_id
 
@@ -271,13 +273,19 @@ class XEmulator:
         user_id = check_id("id", args[0])
         q = parse_query(query, (*wire.TIMELINE_PARAMS, "pagination_token"), wire.TWEET_EXPANSIONS, (5, 100))
         with self._cond:
-            user = self._world.users.get(user_id)
-            if user is None:  # X answers 200 with only a partial error
+            if user_id not in self._world.users:  # X answers 200 with only a partial error
                 return Reply(200, {"errors": [not_found(user_id, "id", "user")]})
-            name = user.username.lower()
-            tweets = self._world.tweets.values()
-            return Reply(200, self._world.timeline([t for t in tweets if any(m[2].lower() == name
-                                                                         for m in t.mentions)], q))
+            return Reply(200, self._world.timeline(self._world.mentioning(user_id), q))
+
+    def _get_user_tweets(self, args: tuple[str, ...], query: dict[str, str], body: bytes) -> Reply:
+        """The user Posts timeline: https://docs.x.com/x-api/posts/timelines/integrate"""
+        user_id = check_id("id", args[0])
+        allowed = (*wire.TIMELINE_PARAMS, "pagination_token", "exclude")
+        q = parse_query(query, allowed, wire.TWEET_EXPANSIONS, (5, 100))
+        with self._cond:
+            if user_id not in self._world.users:
+                return Reply(200, {"errors": [not_found(user_id, "id", "user")]})
+            return Reply(200, self._world.timeline(self._world.posts_by(user_id, q.exclude), q))
 
     def _get_search(self, args: tuple[str, ...], query: dict[str, str], body: bytes) -> Reply:
         allowed = (*wire.TIMELINE_PARAMS, "query", "next_token", "pagination_token", "sort_order")
@@ -313,21 +321,7 @@ class XEmulator:
             return Reply(200, {**answer, "data": answer["data"][0]})
 
     def _post_tweet(self, args: tuple[str, ...], query: dict[str, str], body: bytes) -> Reply:
-        try:
-            payload = json.loads(body or b"null")
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict):
-            raise wire.invalid_request([("body", body[:80].decode(errors="replace"), "The body is not JSON")])
-        text, reply_to = payload.get("text"), payload.get("reply") or {}
-        media_ids = (payload.get("media") or {}).get("media_ids", [])
-        parent_id = reply_to.get("in_reply_to_tweet_id") if isinstance(reply_to, dict) else None
-        if not isinstance(text, str) or not (text or media_ids):
-            raise wire.invalid_request([("text", str(text), "The `text` field must be a non-empty string")])
-        for name, value in [("reply.in_reply_to_tweet_id", parent_id), *(("media.media_ids", m)
-                                                                          for m in media_ids)]:
-            if value is not None:
-                check_id(name, value)
+        text, parent_id, media_ids = wire.parse_create(body)
         # Weighted, NFC, URLs count 23: https://docs.x.com/fundamentals/counting-characters
         if parse_tweet(text).weightedLength > 280:
             raise problem(403, wire.TOO_LONG)
@@ -337,13 +331,14 @@ class XEmulator:
                 raise problem(403, wire.REPLY_TO_DELETED)
             if parent and self.reply_restrictions and not self._world.summoned(parent, self.brand_id):
                 raise problem(403, wire.REPLY_NOT_ALLOWED)
-            if any(t.author_id == self.brand_id and t.text == text for t in self._world.tweets.values()
-                   if not t.deleted):
+            if any(t.author_id == self.brand_id and t.as_written() == stored_form(text)
+                   for t in self._world.tweets.values() if not t.deleted):
                 raise problem(403, wire.DUPLICATE)
-            tweet_id = self.add_tweet(text, self.brand_username, in_reply_to=parent_id)
+            tweet_id = self.add_tweet(text, self.brand_username, in_reply_to=parent_id, as_created=True)
             self._posted.append({"id": tweet_id, "text": text, "in_reply_to_tweet_id": parent_id,
-                                 "media_ids": list(media_ids), "author": self.brand_username})
-        data = {"id": tweet_id, "text": escape_text(text), "edit_history_tweet_ids": [tweet_id]}
+                                 "media_ids": media_ids, "author": self.brand_username})
+            stored = self._world.tweets[tweet_id].text
+        data = {"id": tweet_id, "text": escape_text(stored), "edit_history_tweet_ids": [tweet_id]}
         return Reply(201, {"data": data})
 
     def _delete_tweet(self, args: tuple[str, ...], query: dict[str, str], body: bytes) -> Reply:
@@ -385,6 +380,7 @@ class XEmulator:
 _ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
     ("GET", re.compile(r"^/2/users/me$"), "GET /2/users/me", XEmulator._get_me),
     ("GET", re.compile(r"^/2/users/([^/]+)/mentions$"), "GET /2/users/:id/mentions", XEmulator._get_mentions),
+    ("GET", re.compile(r"^/2/users/([^/]+)/tweets$"), "GET /2/users/:id/tweets", XEmulator._get_user_tweets),
     ("GET", re.compile(r"^/2/tweets/search/recent$"), "GET /2/tweets/search/recent", XEmulator._get_search),
     ("GET", re.compile(r"^/2/tweets$"), "GET /2/tweets", XEmulator._get_tweets),
     ("GET", re.compile(r"^/2/tweets/([^/]+)$"), "GET /2/tweets/:id", XEmulator._get_tweet),
@@ -398,62 +394,3 @@ def _find_route(method: str, path: str) -> tuple[str, Handler, tuple[str, ...]]:
         if route_method == method and (match := pattern.match(path)):
             return key, handler, match.groups()
     raise problem(404, "Sorry, that page does not exist")
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, emulator: XEmulator, *args: Any) -> None:
-        self.emulator = emulator
-        self._conns: set[socket.socket] = set()
-        self._conns_lock = threading.Lock()
-        super().__init__(*args)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._conns_lock:
-            self._conns.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._conns_lock:
-            self._conns.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Close kept-alive connections too, so that a stopped emulator answers nothing."""
-        with self._conns_lock:
-            conns = list(self._conns)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-
-class _HttpHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, like X; every answer carries content-length
-    timeout = 60  # for idle keep-alive connections
-    server: _Server
-
-    def do_GET(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        reply = self.server.emulator.handle(self.command, self.path, dict(self.headers.items()), body)
-        data = reply.payload()
-        # X sends problems as application/json too (not application/problem+json).
-        headers = {"content-type": "application/json; charset=utf-8", "api-version": "2.162",
-                   **{k.lower(): v for k, v in reply.headers.items()}, "content-length": str(len(data))}
-        try:
-            self.send_response(reply.status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data[: len(data) // 2] if reply.truncate else data)
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client gave up, e.g. on its read timeout
-        if reply.truncate:
-            self.close_connection = True
-
-    do_POST = do_DELETE = do_PUT = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("x_emulator " + format, *args)

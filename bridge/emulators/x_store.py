@@ -8,13 +8,17 @@ https://docs.x.com/x-api/fundamentals/fields and https://docs.x.com/x-api/fundam
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import time
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from twitter_text import extract_urls_with_indices
 
 from bridge.emulators.x_wire import Query, not_found, pagination_token
 
@@ -23,6 +27,9 @@ _MENTION = re.compile(r"(?<![\w@])@(\w{1,15})")
 _HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
 _MEDIA_PREFIX = {"photo": "3", "video": "7", "animated_gif": "16"}  # X's media_key prefixes
 _DEFAULT_AVATAR = "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# How far back a user's Posts timeline reaches: https://docs.x.com/x-api/posts/timelines/integrate
+POSTS_REACH, POSTS_REACH_WITHOUT_REPLIES = 3200, 800
 
 
 @dataclass
@@ -58,11 +65,19 @@ class StoredTweet:
     media_keys: list[str] = field(default_factory=list)
     mentions: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, username)
     hashtags: list[tuple[int, int, str]] = field(default_factory=list)
+    urls: list[tuple[int, int, str, str]] = field(default_factory=list)  # (start, end, t.co link, as written)
     deleted: bool = False
 
     def references(self) -> list[dict[str, str]]:
         pairs = (("retweeted", self.retweet_of), ("quoted", self.quote_of), ("replied_to", self.in_reply_to))
         return [{"type": kind, "id": ref} for kind, ref in pairs if ref]
+
+    def as_written(self) -> str:
+        """The text with every t.co link back as its author wrote it."""
+        text = self.text
+        for start, end, _, written in reversed(self.urls):
+            text = text[:start] + written + text[end:]
+        return text
 
 
 def now_iso() -> str:
@@ -97,7 +112,10 @@ class World:
 
     def add_tweet(self, text: str, author: str, *, in_reply_to: str | None, quote_of: str | None,
                   retweet_of: str | None, lang: str, media: Sequence[Sequence[str]],
-                  conversation_id: str | None, mentions: Iterable[str] | None, created_at: str | None) -> str:
+                  conversation_id: str | None, mentions: Iterable[str] | None, created_at: str | None,
+                  as_created: bool = False) -> str:
+        """``as_created``: store ``text`` the way X stores a tweet created with ``POST /2/tweets``
+        (:func:`wrap_urls`); otherwise it is taken as X already stored it."""
         user = self.user_by_name(author) or self.users[self.add_user(author, None, 0, None)]
         missing = [m for m in mentions or () if not re.search(rf"@{re.escape(m)}\b", text, re.IGNORECASE)]
         text = "".join(f"@{m} " for m in missing) + text
@@ -107,6 +125,7 @@ class World:
             keys.append(f"{_MEDIA_PREFIX[kind]}_{self.next_id()}")
             self.media[keys[-1]] = StoredMedia(keys[-1], kind, url, alt[0] if alt else None)
         tweet_id = self.next_id()
+        text, urls = wrap_urls(text, tweet_id) if as_created else (text, [])
         self.tweets[tweet_id] = StoredTweet(
             id=tweet_id, text=text, author_id=user.id, created_at=created_at or now_iso(),
             # the tweet that started the reply chain: https://docs.x.com/x-api/fundamentals/conversation-id
@@ -114,13 +133,25 @@ class World:
             lang=lang, in_reply_to=in_reply_to, in_reply_to_user_id=parent.author_id if parent else None,
             quote_of=quote_of, retweet_of=retweet_of, media_keys=keys,
             mentions=[(m.start(), m.end(), m.group(1)) for m in _MENTION.finditer(text)],
-            hashtags=[(m.start(), m.end(), m.group(1)) for m in _HASHTAG.finditer(text)],
+            hashtags=[(m.start(), m.end(), m.group(1)) for m in _HASHTAG.finditer(text)], urls=urls,
         )
         return tweet_id
 
     def live(self, tweet_id: str | None) -> StoredTweet | None:
         tweet = self.tweets.get(tweet_id or "")
         return None if tweet is None or tweet.deleted else tweet
+
+    def mentioning(self, user_id: str) -> list[StoredTweet]:
+        name = self.users[user_id].username.lower()
+        return [t for t in self.tweets.values() if any(m[2].lower() == name for m in t.mentions)]
+
+    def posts_by(self, user_id: str, exclude: set[str]) -> list[StoredTweet]:
+        """The user's live tweets within the timeline's reach, less ``exclude`` (replies, retweets)."""
+        mine = sorted((t for t in self.tweets.values() if t.author_id == user_id and not t.deleted),
+                      key=lambda t: int(t.id), reverse=True)
+        mine = mine[: POSTS_REACH_WITHOUT_REPLIES if "replies" in exclude else POSTS_REACH]
+        return [t for t in mine if not ("replies" in exclude and t.in_reply_to)
+                and not ("retweets" in exclude and t.retweet_of)]
 
     def summoned(self, parent: StoredTweet, brand_id: str) -> bool:
         """Whether the author of ``parent`` mentioned or quoted the brand (or is the brand)."""
@@ -206,6 +237,9 @@ class World:
                                     for s, e, name in t.mentions]
         if t.hashtags:
             entities["hashtags"] = [{"start": s, "end": e, "tag": tag} for s, e, tag in t.hashtags]
+        if t.urls:
+            entities["urls"] = [{"start": s, "end": e, "url": tco, "expanded_url": _expanded(written),
+                                 "display_url": _display(written)} for s, e, tco, written in t.urls]
         if "entities" in f and entities:
             out["entities"] = entities
         return out
@@ -220,6 +254,37 @@ class World:
         }
         picked = {k: v for k, v in optional.items() if k in q.user_fields}
         return {"id": u.id, "name": u.name, "username": u.username, **picked}
+
+
+def stored_form(text: str) -> str:
+    """What X keeps of a new tweet's text: NFC, without surrounding whitespace
+    (https://docs.x.com/fundamentals/counting-characters)."""
+    return unicodedata.normalize("NFC", text).strip()
+
+
+def wrap_urls(text: str, seed: str) -> tuple[str, list[tuple[int, int, str, str]]]:
+    """:func:`stored_form` with every URL that twitter-text finds replaced by a ``t.co`` link, as X
+    does on creation; the link differs from tweet to tweet (``seed``)."""
+    text, out, urls = stored_form(text), "", []
+    done = 0
+    for found in extract_urls_with_indices(text):
+        start, end = found["indices"]
+        digest = int.from_bytes(hashlib.sha256(f"{seed}:{start}:{found['url']}".encode()).digest()[:8])
+        tco = "https://t.co/" + "".join(_BASE62[(digest >> (6 * i)) % 62] for i in range(10))
+        out += text[done:start]
+        urls.append((len(out), len(out) + len(tco), tco, found["url"]))
+        out += tco
+        done = end
+    return out + text[done:], urls
+
+
+def _expanded(written: str) -> str:
+    return written if re.match(r"(?i)https?://", written) else "http://" + written
+
+
+def _display(written: str) -> str:
+    bare = re.sub(r"(?i)^https?://(www\.)?", "", written)
+    return bare if len(bare) <= 26 else bare[:26] + "\u2026"
 
 
 def escape_text(text: str) -> str:

@@ -22,6 +22,7 @@ PROBLEMS = "https://api.twitter.com/2/problems/"
 RATE_LIMITS: dict[str, int] = {
     "GET /2/users/me": 75,
     "GET /2/users/:id/mentions": 300,
+    "GET /2/users/:id/tweets": 900,
     "GET /2/tweets/search/recent": 300,
     "GET /2/tweets": 5000,
     "GET /2/tweets/:id": 900,
@@ -56,6 +57,7 @@ TWEET_EXPANSIONS = frozenset((
     "referenced_tweets.id", "referenced_tweets.id.attachments.media_keys", "referenced_tweets.id.author_id",
 ))
 USER_EXPANSIONS = frozenset(("affiliation.user_id", "most_recent_tweet_id", "pinned_tweet_id"))
+EXCLUDE = frozenset(("replies", "retweets"))  # of a user's Posts timeline
 FIELD_LISTS = {"tweet.fields": TWEET_FIELDS, "user.fields": USER_FIELDS, "media.fields": MEDIA_FIELDS}
 EXPANDABLE = ("tweet.fields", "user.fields", "media.fields", "poll.fields", "place.fields")
 TIMELINE_PARAMS = ("since_id", "until_id", "max_results", "start_time", "end_time", "expansions", *EXPANDABLE)
@@ -138,6 +140,7 @@ class Query:
     until_id: int | None = None
     cursor: int | None = None  # from pagination_token / next_token: ids below it
     max_results: int = 10
+    exclude: set[str] = field(default_factory=set)
 
 
 def check_id(name: str, value: Any) -> str:
@@ -154,11 +157,12 @@ def parse_query(query: dict[str, str], allowed: Iterable[str], expansions: froze
     errors = [(n, v, f"The query parameter [{n}] is not one of [{','.join(sorted(allowed))}]")
               for n, v in query.items() if n not in allowed]
     lists: dict[str, set[str]] = {}
-    for name, names in (*FIELD_LISTS.items(), ("expansions", expansions)):
+    for name, names in (*FIELD_LISTS.items(), ("expansions", expansions), ("exclude", EXCLUDE)):
         lists[name] = set(filter(None, query.get(name, "").split(",")))
         errors += [(name, v, f"The `{name}` query parameter value [{v}] is not one of "
                              f"[{','.join(sorted(names))}]") for v in sorted(lists[name] - names)]
-    q = Query(lists["tweet.fields"], lists["user.fields"], lists["media.fields"], lists["expansions"])
+    q = Query(lists["tweet.fields"], lists["user.fields"], lists["media.fields"], lists["expansions"],
+              exclude=lists["exclude"])
     for name in ("since_id", "until_id"):
         if name not in query:
             continue
@@ -185,6 +189,25 @@ def parse_query(query: dict[str, str], allowed: Iterable[str], expansions: froze
     if errors:
         raise invalid_request(errors)
     return q
+
+
+def parse_create(body: bytes) -> tuple[str, str | None, list[str]]:
+    """``POST /2/tweets``: (text, in_reply_to_tweet_id, media_ids) of a valid body, else X's 400."""
+    try:
+        payload = json.loads(body or b"null")
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        raise invalid_request([("body", body[:80].decode(errors="replace"), "The body is not JSON")])
+    text, reply_to = payload.get("text"), payload.get("reply") or {}
+    media_ids = (payload.get("media") or {}).get("media_ids", [])
+    parent_id = reply_to.get("in_reply_to_tweet_id") if isinstance(reply_to, dict) else None
+    if not isinstance(text, str) or not (text or media_ids):
+        raise invalid_request([("text", str(text), "The `text` field must be a non-empty string")])
+    for name, value in [("reply.in_reply_to_tweet_id", parent_id), *(("media.media_ids", m) for m in media_ids)]:
+        if value is not None:
+            check_id(name, value)
+    return text, parent_id, list(media_ids)
 
 
 def pagination_token(oldest_id: str) -> str:
