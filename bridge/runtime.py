@@ -51,7 +51,8 @@ class Runtime:
 
     @cached_property
     def x(self) -> XClient:
-        return XClient(self.env)
+        # 100 pages of 100: a backlog after an outage is read whole, so it is posted in order.
+        return XClient(self.env, max_pages=100)
 
     def require(self, slack: bool = False, x: bool = False) -> None:
         missing = []
@@ -138,10 +139,10 @@ class Runtime:
         handlers = {**posting.handlers(), **replies.handlers()}
         threads = []
         revive = None if self.env.redis_url else (lambda: ensure_embedded(self.env.bridge_data_dir))
-        pollers = [Poller("mentions", lambda since: self.x.mentions(brand.id, since), self.store,
+        pollers = [Poller("mentions", lambda since, until: self.x.mentions(brand.id, since, until), self.store,
                           self.settings, brand, answerable_by_source=True, revive=revive)]
         for query in self.settings.x.search:
-            pollers.append(Poller(search_source(query), lambda since, q=query: self.x.search(q, since),
+            pollers.append(Poller(search_source(query), lambda since, until, q=query: self.x.search(q, since, until),
                                   self.store, self.settings, brand, answerable_by_source=False, revive=revive))
         for poller in pollers:
             threads.append(threading.Thread(target=poller.run, args=(stop,), name=f"poll-{poller.source}"))

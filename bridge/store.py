@@ -201,6 +201,18 @@ class Store:
         """Move the cursor forward only: a slow poll finishing late must not move it back."""
         self._forward(keys=[f"{self.p}cursor:{source}"], args=[tweet_id])
 
+    def gap(self, source: str) -> tuple[TweetId, TweetId] | None:
+        """Unread tweets below ``until`` (and above the cursor), and the newest id read above them."""
+        raw = self.r.hgetall(f"{self.p}gap:{source}")
+        return (TweetId(raw["until"]), TweetId(raw["newest"])) if raw else None
+
+    def set_gap(self, source: str, until: str, newest: str) -> None:
+        self.r.hset(f"{self.p}gap:{source}", mapping={"until": until, "newest": newest})
+
+    def close_gap(self, source: str, newest: TweetId) -> None:
+        self.set_cursor(source, newest)
+        self.r.delete(f"{self.p}gap:{source}")
+
     def tweet(self, tweet_id: TweetId) -> Tweet | None:
         raw = self.r.get(f"{self.p}tweetdata:{tweet_id}")
         return tweet_from_json(raw) if raw else None

@@ -207,13 +207,15 @@ class XClient:
         self.brand_username, self.brand_id = author.username, author.id
         return author
 
-    def mentions(self, user_id: UserId, since_id: TweetId | None) -> Fetch:
+    def mentions(self, user_id: UserId, since_id: TweetId | None, until_id: TweetId | None = None) -> Fetch:
         return self._timeline("GET /2/users/:id/mentions", lambda token: self._client.get_users_mentions(
-            user_id, since_id=since_id, pagination_token=token, max_results=100, user_auth=True, **_FIELDS))
+            user_id, since_id=since_id, until_id=until_id, pagination_token=token, max_results=100,
+            user_auth=True, **_FIELDS))
 
-    def search(self, query: str, since_id: TweetId | None) -> Fetch:
+    def search(self, query: str, since_id: TweetId | None, until_id: TweetId | None = None) -> Fetch:
         return self._timeline("GET /2/tweets/search/recent", lambda token: self._client.search_recent_tweets(
-            query, since_id=since_id, next_token=token, max_results=100, user_auth=True, **_FIELDS))
+            query, since_id=since_id, until_id=until_id, next_token=token, max_results=100, user_auth=True,
+            **_FIELDS))
 
     def post_reply(self, text: str, in_reply_to: TweetId) -> TweetId:
         response = self._call("POST /2/tweets", self._client.create_tweet, text=text,

@@ -43,7 +43,7 @@ class Poller:
     def __init__(
         self,
         source: str,
-        fetch: Callable[[TweetId | None], Fetch],
+        fetch: Callable[[TweetId | None, TweetId | None], Fetch],  # (since_id, until_id)
         store: Store,
         settings: Settings,
         brand: Author,
@@ -80,8 +80,9 @@ class Poller:
         """Fetch and store what is new, whoever else polls; return the seconds to wait before the next."""
         min_interval = self.settings.x.min_poll_interval
         since = self.store.cursor(self.source)
+        gap = self.store.gap(self.source)
         try:
-            fetched = self.fetch(since)
+            fetched = self.fetch(since, gap[0] if gap else None)
         except RateLimited as exc:
             self.failures += 1
             wait = exc.reset_at - time.time() if exc.reset_at else backoff(self.failures, min_interval)
@@ -106,9 +107,19 @@ class Poller:
                 log.info(kv("case." + result.outcome.value, case=result.case_id, tweet=tweet.id,
                             channel=result.channel, topic=topic, source=self.source))
         crash.point("ingest.before_cursor")
-        if fetched.tweets:
+        newest = max((t.id for t in fetched.tweets), key=int, default=None)
+        if fetched.truncated:
+            # X sends newest first and we stopped before reaching the cursor: older tweets are still
+            # unread. The cursor stays; the next polls read down to it below the oldest read so far.
+            oldest = min((t.id for t in fetched.tweets), key=int)
+            self.store.set_gap(self.source, oldest, max(newest or oldest, gap[1] if gap else oldest, key=int))
+            log.warning(kv("x.backlog_gap", source=self.source, below=oldest, cursor=since))
+            return min_interval
+        if gap:
+            self.store.close_gap(self.source, gap[1])  # everything down to the cursor is stored
+        elif newest:
             # Only now: every tweet up to the newest is stored with the jobs that post it.
-            self.store.set_cursor(self.source, max(fetched.tweets, key=lambda t: int(t.id)).id)
+            self.store.set_cursor(self.source, TweetId(newest))
         if stored:
             log.info(kv("x.polled", source=self.source, new=stored, backlog=self.store.outbox.pending()))
         return next_poll_delay(fetched.budget, min_interval, time.time())

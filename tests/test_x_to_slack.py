@@ -12,7 +12,7 @@ from tests.harness import ANNA, BASE_SETTINGS, DSL, GENERAL, Desk, block_text
 def mentions_poller(desk: Desk) -> Poller:
     """A second poller on the running desk's store, to look at one poll at a time."""
     brand = desk.rt.brand()
-    return Poller("mentions", lambda since: desk.rt.x.mentions(brand.id, since), desk.rt.store,
+    return Poller("mentions", lambda since, until: desk.rt.x.mentions(brand.id, since, until), desk.rt.store,
                   desk.settings, brand, answerable_by_source=True)
 
 
@@ -41,9 +41,9 @@ def test_several_workers_share_one_polling_schedule_per_source(desk: Desk) -> No
     calls: list[str | None] = []
     brand = desk.rt.brand()
 
-    def fetch(since):
+    def fetch(since, until):
         calls.append(since)
-        return desk.rt.x.mentions(brand.id, since)
+        return desk.rt.x.mentions(brand.id, since, until)
 
     first, second = (Poller("shared-test", fetch, desk.rt.store, desk.settings, brand, True) for _ in range(2))
     wait = first.poll_once()
@@ -113,3 +113,40 @@ def test_releasing_the_claim_lets_another_agent_claim(desk: Desk) -> None:
     desk.claim(BEN, parent)
     desk.wait_for(lambda: desk.claimed_by(parent, BEN))
     assert desk.slack.ephemerals == []
+
+
+def test_a_backlog_larger_than_one_read_is_stored_whole_before_the_cursor_moves(
+    x_emu: XEmulator, redis_url: str, settings_path, monkeypatch
+) -> None:
+    """A poll that stops before reaching the cursor reads the rest below what it read, then moves on."""
+    import redis as redis_lib
+
+    from bridge.settings import Environment, load
+    from bridge.store import Store
+    from bridge.x_client import XClient
+    from tests.harness import X_KEYS
+
+    monkeypatch.setenv("BRIDGE_SETTINGS", str(settings_path))
+    store = Store(redis_lib.Redis.from_url(redis_url, decode_responses=True))
+    env = Environment(x_api_key=X_KEYS["consumer_key"], x_api_secret=X_KEYS["consumer_secret"],
+                      x_access_token=X_KEYS["access_token"], x_access_token_secret=X_KEYS["access_token_secret"],
+                      x_api_url=x_emu.url)
+    x = XClient(env, max_pages=1)  # one page of 100 per poll
+    brand = x.me()
+    ids = [x_emu.add_tweet(f"@Telekom_hilft outage report {i}", author=f"k{i}") for i in range(250)]
+    untils: list[str | None] = []
+
+    def fetch(since, until):
+        untils.append(until)
+        return x.mentions(brand.id, since, until)
+
+    poller = Poller("mentions", fetch, store, load(), brand, answerable_by_source=True)
+    poller.poll_now()
+    assert store.cursor("mentions") is None  # 150 older tweets are unread: the cursor must not move
+    poller.poll_now()
+    poller.poll_now()
+    assert store.cursor("mentions") == ids[-1]
+    assert untils == [None, ids[150], ids[50]]
+    assert all(store.case_of_tweet(t) for t in ids)
+    poller.poll_now()
+    assert untils[-1] is None
