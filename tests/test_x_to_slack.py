@@ -21,12 +21,15 @@ def mention_requests(x: XEmulator) -> list:
 
 
 def test_polling_waits_for_the_rate_limit_reset_after_a_429(desk: Desk) -> None:
-    poller = mentions_poller(desk)
-    desk.x.rate_limit_next("GET", r"/mentions$", with_reset=True)
+    # A search source of its own: the desk's running mentions poller must not take the 429.
+    brand = desk.rt.brand()
+    poller = Poller("search:test", lambda since, until: desk.rt.x.search("outage", since, until), desk.rt.store,
+                    desk.settings, brand, answerable_by_source=False)
+    desk.x.rate_limit_next("GET", r"/search/recent$", with_reset=True)
     wait = poller.poll_now()
     assert desk.x.window_seconds - 2 <= wait <= desk.x.window_seconds + 2
 
-    desk.x.rate_limit_next("GET", r"/mentions$", with_reset=False)
+    desk.x.rate_limit_next("GET", r"/search/recent$", with_reset=False)
     assert poller.poll_now() >= desk.settings.x.min_poll_interval
 
 
