@@ -26,11 +26,11 @@ from tests.harness import ANNA, DSL, GENERAL, MOBILE, block_text
 CHANNELS = (GENERAL, DSL, MOBILE)
 
 
-def eventually(predicate, timeout: float = 60, what: str = "") -> None:
+def eventually(predicate, timeout: float = 60, what: str = "", interval: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what or predicate}"
-        time.sleep(0.05)  # state lives in other processes: poll it
+        time.sleep(interval)  # state lives in other processes: poll it
 
 
 def slack_posts_of(slack: SlackEmulator, tweet_id: str) -> list[dict]:
