@@ -39,13 +39,19 @@ def test_a_secret_that_slips_into_a_message_or_traceback_is_scrubbed(capsys) -> 
 
     from bridge import log as logsetup
 
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
     logsetup.setup([BOT_TOKEN, SIGNING_SECRET])
-    logger = logging.getLogger("xdesk.test")
-    logger.error("calling Slack with token %s", BOT_TOKEN)
     try:
-        raise RuntimeError(f"refused: {SIGNING_SECRET}")
-    except RuntimeError:
-        logger.exception("it failed")
+        logger = logging.getLogger("xdesk.test")
+        logger.error("calling Slack with token %s", BOT_TOKEN)
+        try:
+            raise RuntimeError(f"refused: {SIGNING_SECRET}")
+        except RuntimeError:
+            logger.exception("it failed")
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
     err = capsys.readouterr().err
     assert "[secret]" in err and BOT_TOKEN not in err and SIGNING_SECRET not in err
     assert "RuntimeError" in err
