@@ -40,6 +40,7 @@ def slack_emu() -> Iterator[SlackEmulator]:
         harness.BEN: {"name": "ben", "real_name": "Ben Kaiser"},
         harness.CARL: {"name": "carl", "real_name": "Carl Outsider"},
         harness.ADMIN: {"name": "admin", "real_name": "Ada Admin", "is_admin": True},
+        harness.WS_ADMIN: {"name": "owner", "real_name": "Olga Owner", "is_admin": True},
     }
     with SlackEmulator(
         signing_secret=harness.SIGNING_SECRET,
