@@ -37,7 +37,7 @@ from bridge.outbox import Job, Outbox
 
 PREFIX = "xdesk:"
 EVENT_TTL = 7 * 24 * 3600
-EVENT_LOCK_TTL = 30  # longer than any listener runs; a killed web's lock must not outlive Slack's next retry
+EVENT_LOCK_TTL = 10  # longer than a listener runs; short, as a killed web leaves its lock behind
 
 
 class Outcome(StrEnum):

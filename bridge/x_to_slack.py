@@ -70,7 +70,9 @@ class Poller:
         r, key = self.store.r, f"{self.store.p}poll:{self.source}"
         # One schedule per source for every worker: several workers must not poll X more often
         # than one would, nor store the same page twice at once.
-        if not r.set(key, "polling", nx=True, px=120_000):
+        # The turn is held 15 s at most: a worker killed mid-poll must not stop polling for long (a
+        # slower poll may overlap another, which stores nothing twice).
+        if not r.set(key, "polling", nx=True, px=15_000):
             return max(0.1, min(5.0, (r.pttl(key) or 1000) / 1000))
         wait = self.settings.x.min_poll_interval
         try:
@@ -109,7 +111,8 @@ class Poller:
                 stored += 1
                 log.info(kv("case." + result.outcome.value, case=result.case_id, tweet=tweet.id,
                             channel=result.channel, topic=topic, source=self.source))
-        crash.point("ingest.before_cursor")
+        if fetched.tweets:
+            crash.point("ingest.before_cursor")
         newest = max((t.id for t in fetched.tweets), key=int, default=None)
         if fetched.truncated:
             # X sends newest first and we stopped before reaching the cursor: older tweets are still

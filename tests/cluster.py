@@ -152,13 +152,19 @@ class Cluster:
     # -- Slack's side of delivery ------------------------------------------------------------
 
     def act(self, action, *args, **kwargs):
-        """Do a Slack user action; if the app did not answer 200, re-deliver as Slack would."""
+        """Do a Slack user action; if the app did not answer 200, re-deliver as Slack would.
+
+        Slack retries at once, after a minute and after five; here the waits are shorter but grow,
+        so that a delivery in progress on a killed web (its lock held a few seconds) is retried
+        after the lock is gone.
+        """
         self.slack.events_url = self.events_url()
         result = action(*args, **kwargs)
         delivery = self.slack.deliveries[-1]
-        for _attempt in range(60):
+        for wait in (0, 0.5, 1, 2, 4, 8, 8, 8, 8, 8):
             if 200 in delivery.statuses:
                 return result
+            self.stopping.wait(wait)
             self.slack.events_url = self.events_url()
             for web in self.webs:
                 self.wait_healthy(web)
