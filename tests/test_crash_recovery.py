@@ -113,7 +113,7 @@ def test_killed_at_a_crash_point_nothing_is_lost_or_repeated(
 ) -> None:
     cluster = Cluster(x_emu, slack_emu, redis_url, settings_path, tmp_path, crash_at=crash_at).start()
     try:
-        expected = play_cases(cluster, 3, random.Random(crash_at))
+        expected = play_cases(cluster, 2, random.Random(crash_at))
         assert_exactly_once(cluster, expected, redis_url)
         assert sum(p.crashes for p in cluster.procs) == 1, "the crash point never fired"
         assert "crash.point name=" + crash_at.split("@")[0] in cluster.logs()
@@ -121,7 +121,7 @@ def test_killed_at_a_crash_point_nothing_is_lost_or_repeated(
         cluster.stop()
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_random_kills_of_two_webs_and_two_workers_lose_and_repeat_nothing(
     seed: int, x_emu: XEmulator, slack_emu: SlackEmulator, redis_url: str, settings_path: Path, tmp_path: Path
 ) -> None:
@@ -130,7 +130,7 @@ def test_random_kills_of_two_webs_and_two_workers_lose_and_repeat_nothing(
     stop = threading.Event()
     try:
         cluster.kill_randomly(rng, stop, every=(0.5, 2.0))
-        expected = play_cases(cluster, 6, rng)
+        expected = play_cases(cluster, 4, rng)
         stop.set()
         assert_exactly_once(cluster, expected, redis_url)
         assert sum(p.kills for p in cluster.procs) >= 1
