@@ -17,7 +17,7 @@ from pathlib import Path
 from bridge import log as logsetup
 from bridge.emulators.slack_server import SlackEmulator
 from bridge.emulators.x_server import XEmulator
-from bridge.redis_conn import connect
+from bridge.redis_conn import connect, stop_embedded
 from bridge.runtime import Runtime, start_all
 from bridge.settings import Environment, Settings, SettingsError, load
 
@@ -60,7 +60,7 @@ def run_sandbox(keep: bool = False) -> int:
     connect(env).flushdb()  # a fresh desk each time
     rt = Runtime(env, settings)
     stop = threading.Event()
-    port, _threads = start_all(rt, stop)
+    port, threads = start_all(rt, stop)
     slack.events_url = f"http://127.0.0.1:{port}/slack/events"
     _say(f"xdesk sandbox: emulated X at {x.url}, emulated Slack at {slack.url}, bridge at http://127.0.0.1:{port}")
     try:
@@ -77,8 +77,11 @@ def run_sandbox(keep: bool = False) -> int:
         return 1
     finally:
         stop.set()
+        for thread in threads:
+            thread.join(timeout=10)
         slack.stop()
         x.stop()
+        stop_embedded(data_dir)  # the sandbox's own Redis; a real one is left running
     return 0
 
 
