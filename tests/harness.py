@@ -12,7 +12,7 @@ from typing import Any
 
 from bridge.emulators.slack_server import SlackEmulator
 from bridge.emulators.x_server import XEmulator
-from bridge.runtime import Runtime, start_all
+from bridge.runtime import LANE_THREADS, Runtime, start_all
 from bridge.settings import Environment, Settings, load
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -93,6 +93,8 @@ class Desk:
 
     def close(self) -> None:
         self.stop.set()
+        # Lane threads wait up to a second in a blocking pop of the outbox's wake list: wake them.
+        self.rt.store.r.lpush(f"{self.rt.store.p}wake", *["1"] * LANE_THREADS)
         for thread in self.threads:
             thread.join(timeout=15)
             assert not thread.is_alive(), f"{thread.name} did not stop"

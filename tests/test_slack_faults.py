@@ -10,12 +10,10 @@ answers, the brand's tweets on X, and an outbox that drains.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
-from bridge import runtime
 from tests.harness import ANNA, BEN, DSL, GENERAL, MOBILE, Desk, block_text
 
 SENT = "outbox_tray"
@@ -103,22 +101,6 @@ def short_slack_timeout(desk: Desk) -> None:
     """The desk's Slack client gives up after 1 s instead of 15 (``timeout`` is read on every call),
     so an answer delayed by :data:`LATE` comes after the bridge stopped waiting for it."""
     desk.rt.slack.client.timeout = 1
-
-
-@pytest.fixture
-def make_desk(make_desk: Callable[..., Desk]) -> Iterator[Callable[..., Desk]]:
-    """conftest's ``make_desk``, whose desks stop at once at the end: their lane threads sleep in a
-    blocking pop of the outbox's wake list for up to a second; waking them saves that second a test."""
-    made: list[Desk] = []
-
-    def make(*args: Any, **kwargs: Any) -> Desk:
-        made.append(make_desk(*args, **kwargs))
-        return made[-1]
-
-    yield make
-    for desk in made:
-        desk.stop.set()
-        desk.rt.store.r.lpush(f"{desk.rt.store.p}wake", *["1"] * runtime.LANE_THREADS)
 
 
 # -- posting cases -------------------------------------------------------------------------------

@@ -12,8 +12,7 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
@@ -102,22 +101,6 @@ def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> tuple[float, float]:
     timeout = (1.0, 1.0)
     monkeypatch.setattr(runtime, "XClient", functools.partial(XClient, timeout=timeout))
     return timeout
-
-
-@pytest.fixture
-def make_desk(make_desk: Callable[..., Desk]) -> Iterator[Callable[..., Desk]]:
-    """conftest's ``make_desk``, whose desks stop at once at the end: their lane threads sleep in a
-    blocking pop of the outbox's wake list for up to a second; waking them saves that second a test."""
-    made: list[Desk] = []
-
-    def make(*args: Any, **kwargs: Any) -> Desk:
-        made.append(make_desk(*args, **kwargs))
-        return made[-1]
-
-    yield make
-    for desk in made:
-        desk.stop.set()
-        desk.rt.store.r.lpush(f"{desk.rt.store.p}wake", *["1"] * runtime.LANE_THREADS)
 
 
 # -- reading mentions ----------------------------------------------------------------------------
