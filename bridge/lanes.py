@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
 from bridge import crash
 from bridge.log import kv
 from bridge.loops import REDIS_ERRORS, run_loop
@@ -28,6 +30,9 @@ log = logging.getLogger(__name__)
 
 # Short, so a killed worker's lanes are taken over within seconds; a live one renews it (_Heartbeat).
 LEASE_TTL = 15.0
+# A request whose answer was lost may still be carried out by Slack or X this long after it was
+# sent (our own timeouts are 15 s); only after that does not finding its effect mean it did not happen.
+IN_FLIGHT_GRACE = 25.0
 # An unexpected error (a bug, not Slack or X saying no) is retried a few times, then dead-lettered.
 MAX_UNEXPECTED = 5
 JOBS_PER_LEASE = 20
@@ -137,6 +142,38 @@ class LaneWorker:
         self.outbox.r.rpush(f"{self.outbox.p}dead", json.dumps({"lane": lane, "job": job, "reason": reason}))
         self.outbox.complete(lane, job, {"dead": reason}, [])
         return True
+
+
+class Attempts:
+    """Marks of an effect's attempts on an API without idempotency keys (Slack posts, X tweets).
+
+    ``first``: when the first attempt was sent (where to look from when reconciling). ``sent``: an
+    attempt whose answer we never got (a timeout, a 5xx, a process killed mid-call) and which may
+    still land: for :data:`IN_FLIGHT_GRACE` after it, looking for its effect proves nothing, so the
+    job waits. A call that was answered clears ``sent``.
+    """
+
+    def __init__(self, r: redis.Redis, key: str) -> None:
+        self.r, self.key = r, key
+
+    def before(self) -> float | None:
+        """When the first attempt was, if there was one; Retry while the last may be in flight."""
+        raw = self.r.hgetall(self.key)
+        if not raw:
+            return None
+        if raw.get("sent"):
+            age = time.time() - float(raw["sent"])
+            if age < IN_FLIGHT_GRACE:
+                raise Retry(IN_FLIGHT_GRACE - age, "an earlier attempt may still land; looking for it later")
+        return float(raw["first"])
+
+    def sending(self, first: float | None) -> None:
+        now = repr(time.time())
+        self.r.hset(self.key, mapping={"first": repr(first) if first else now, "sent": now})
+        self.r.expire(self.key, 14 * 24 * 3600)
+
+    def answered(self) -> None:
+        self.r.hdel(self.key, "sent")
 
 
 class _Heartbeat:

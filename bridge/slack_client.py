@@ -41,6 +41,11 @@ class SlackError(Exception):
     def permanent(self) -> bool:
         return self.error in PERMANENT
 
+    @property
+    def answered(self) -> bool:
+        """Slack answered with its own error (ok: false): the call did nothing."""
+        return not self.error.startswith(("http_", "connection failed"))
+
 
 def web_client(env: Environment, timeout: int = 15) -> WebClient:
     return WebClient(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import redis
 
 from bridge import crash
-from bridge.lanes import Done, Retry
+from bridge.lanes import Attempts, Done, Retry
 from bridge.log import kv
 from bridge.models import Case, CaseId, ChannelId, SlackTs, SlackUserId, TweetId
 from bridge.rules import is_agent
@@ -24,7 +24,7 @@ from bridge.slack_blocks import escape_mrkdwn
 from bridge.slack_client import SlackError, SlackSide
 from bridge.store import EVENT_TTL, Store
 from bridge.tweet_text import EmptyReply, ReplyTooLong, is_note, plan_reply, slack_to_plain
-from bridge.x_client import RateLimited, XClient, XError, backoff
+from bridge.x_client import RateLimited, XClient, XError, XUnavailable, backoff
 from bridge.x_to_slack import job_error
 
 log = logging.getLogger(__name__)
@@ -300,13 +300,21 @@ class XReplies:
         is lost. The first attempt leaves a mark; a later one first looks on the brand's timeline for
         its reply to ``in_reply_to`` with this text, and records that instead of tweeting again.
         """
-        mark = f"{self.store.p}attempt:{job['id']}:{index}"
-        if not self.store.r.set(mark, repr(time.time()), ex=14 * 24 * 3600, nx=True):
+        attempts = Attempts(self.store.r, f"{self.store.p}attempt:{job['id']}:{index}")
+        if attempts.before() is not None:
             found = self.x.find_reply(in_reply_to, text)
             if found:
                 log.info(kv("reply.reconciled", job=job["id"], part=index + 1, tweet=found))
+                attempts.answered()
                 return found
-        tweet_id = self.x.post_reply(text, in_reply_to)
+        attempts.sending(None)
+        try:
+            tweet_id = self.x.post_reply(text, in_reply_to)
+        except XError as exc:
+            if not isinstance(exc, XUnavailable):
+                attempts.answered()  # X answered no: nothing was tweeted
+            raise
+        attempts.answered()
         crash.point("x.after_tweet")
         return tweet_id
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 from bridge import crash
-from bridge.lanes import Done, PermanentFailure, Retry
+from bridge.lanes import Attempts, Done, PermanentFailure, Retry
 from bridge.log import kv
 from bridge.loops import run_loop
 from bridge.models import Author, Case, CaseId, ChannelId, TweetId
@@ -244,20 +244,27 @@ class SlackPosting:
         lost) before the ts is recorded. So every post carries its job id in its metadata, the first
         attempt leaves a mark in Redis, and a later attempt looks in Slack for the message first.
         """
-        mark = f"{self.store.p}attempt:{job['id']}"
-        first = self.store.r.get(mark)
+        attempts = Attempts(self.store.r, f"{self.store.p}attempt:{job['id']}")
+        first = attempts.before()
         if first is not None:
-            found = self.slack.find_posted(channel, job["id"], float(first) - 60, thread_ts=thread_ts)
+            found = self.slack.find_posted(channel, job["id"], first - 60, thread_ts=thread_ts)
             if found:
                 log.info(kv("slack.post_reconciled", job=job["id"], channel=channel, ts=found))
+                attempts.answered()
                 return found
-        else:
-            self.store.r.set(mark, repr(time.time()), ex=14 * 24 * 3600, nx=True)
         metadata = {"event_type": event_type, "event_payload": {**payload, "job": job["id"]}}
 
         def post(images: bool = True) -> str:
             blocks, text = render(images)
-            return self.slack.post(channel, text, blocks, thread_ts=thread_ts, metadata=metadata)
+            attempts.sending(first)
+            try:
+                ts = self.slack.post(channel, text, blocks, thread_ts=thread_ts, metadata=metadata)
+            except SlackError as exc:
+                if exc.answered:
+                    attempts.answered()  # Slack said no: nothing was posted
+                raise
+            attempts.answered()
+            return ts
 
         try:
             ts = post()

@@ -44,16 +44,6 @@ def drained(desk: Desk) -> None:
     assert dead == [], f"dead-lettered: {dead}"
 
 
-def hurry(desk: Desk, lane: str = "x") -> None:
-    """Wait until the lane has scheduled a retry, then let it come now.
-
-    Stands for the wait passing (X's reset, the bridge's backoff) without sleeping through it.
-    """
-    outbox = desk.rt.store.outbox
-    eventually(lambda: outbox.not_before(lane) > time.time() + 1.5, what=f"a retry scheduled on lane {lane}")
-    outbox.pace(lane, time.time())
-
-
 def shown(desk: Desk, tweet_id: str) -> list[dict]:
     """Every Slack message (parent or thread reply) that shows this customer tweet."""
     return [m for channel in (GENERAL, DSL, MOBILE) for m in desk.slack.messages(channel)
@@ -175,7 +165,7 @@ def test_the_24_hour_cap_tells_the_agent_and_the_reply_is_tweeted_once_after(des
     assert f"<@{ANNA}>" in told and "queued" in told
     assert desk.x.posted == [] and SENT not in desk.slack.reactions(parent["channel"], ts)
 
-    hurry(desk)  # a day later
+    desk.hurry("x")  # a day later
     tweeted_once(desk, parent, ts, ["Please restart the router once. ^AN"])
     assert len(notices(desk, parent, "24-hour")) == 1
 
@@ -190,7 +180,7 @@ def test_a_429_with_a_reset_on_tweeting_tells_the_agent_and_tweets_once_after(de
     ts = desk.reply(ANNA, parent, "We'll check the line.")
     desk.wait_for(lambda: notices(desk, parent, "rate limit"))
     assert f"<@{ANNA}>" in notices(desk, parent, "rate limit")[0]
-    hurry(desk)
+    desk.hurry("x")
     tweeted_once(desk, parent, ts, ["We'll check the line. ^AN"])
     assert len(notices(desk, parent, "rate limit")) == 1
 
@@ -200,7 +190,7 @@ def test_a_429_without_a_reset_on_tweeting_is_retried_and_tweets_once(desk: Desk
     desk.x.rate_limit_next("POST", POST_TWEET, with_reset=False)
     ts = desk.reply(ANNA, parent, "Is the DSL light on?")
     desk.x.wait_for(lambda: any(r.status == 429 for r in post_attempts(desk.x)))
-    hurry(desk)
+    desk.hurry("x")
     tweeted_once(desk, parent, ts, ["Is the DSL light on? ^AN"])
 
 
@@ -210,7 +200,7 @@ def test_a_5xx_on_tweeting_is_retried_and_tweets_once(desk: Desk, status: int) -
     desk.x.server_error_next("POST", POST_TWEET, status=status)
     ts = desk.reply(ANNA, parent, "A technician is on the way.")
     desk.x.wait_for(lambda: any(r.status == status for r in post_attempts(desk.x)))
-    hurry(desk)
+    desk.hurry("x")
     tweeted_once(desk, parent, ts, ["A technician is on the way. ^AN"])
 
 
@@ -223,7 +213,7 @@ def test_a_tweet_x_created_after_the_client_timed_out_is_found_not_tweeted_again
     desk.x.slow_next("POST", POST_TWEET, delay=short_timeouts[1] + 1)
     ts = desk.reply(ANNA, parent, "Your line looks fine from here now.")
     desk.x.wait_for_posts(1)
-    hurry(desk)
+    desk.hurry("x")
     tweeted_once(desk, parent, ts, ["Your line looks fine from here now. ^AN"])
     assert len(post_attempts(desk.x)) == 1
 
@@ -233,7 +223,7 @@ def test_a_tweet_whose_answer_was_cut_off_is_found_not_tweeted_again(desk: Desk)
     desk.x.truncated_next("POST", POST_TWEET)  # X created it, half the answer arrives
     ts = desk.reply(ANNA, parent, "Fixed on our side, please check.")
     desk.x.wait_for_posts(1)
-    hurry(desk)
+    desk.hurry("x")
     tweeted_once(desk, parent, ts, ["Fixed on our side, please check. ^AN"])
     assert len(post_attempts(desk.x)) == 1
 
@@ -243,7 +233,7 @@ def test_a_non_json_answer_to_tweeting_is_retried_and_tweets_once(desk: Desk) ->
     desk.x.non_json_next("POST", POST_TWEET)  # a proxy's HTML page: X never saw the request
     ts = desk.reply(ANNA, parent, "Thanks for waiting!")
     desk.x.wait_for(lambda: post_attempts(desk.x))
-    hurry(desk)
+    desk.hurry("x")
     tweeted_once(desk, parent, ts, ["Thanks for waiting! ^AN"])
     assert len(post_attempts(desk.x)) == 2
 
@@ -257,7 +247,7 @@ def test_the_second_part_of_a_chain_timing_out_after_x_created_it_is_not_tweeted
     words = "Please restart the router, wait two minutes, then check the DSL light. " * 5
     ts = desk.reply(ANNA, parent, words.strip())
     desk.x.wait_for_posts(2)
-    hurry(desk)
+    desk.hurry("x")
     first, second = tweeted_once(desk, parent, ts, [p["text"] for p in desk.x.posted])
     assert first["text"].endswith("1/2 ^AN") and second["text"].endswith("2/2 ^AN")
     assert first["in_reply_to_tweet_id"] == tweet_id and second["in_reply_to_tweet_id"] == first["id"]
