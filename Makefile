@@ -23,9 +23,10 @@ run: $(STAMP)
 		$(VENV)/bin/python -m bridge sandbox; \
 	fi
 
+# Two workers: most tests wait on processes and polls, not on the CPU.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n 2
 
 sandbox: $(STAMP)
 	$(VENV)/bin/python -m bridge sandbox --keep
