@@ -80,6 +80,21 @@ def environment(x: XEmulator, slack: SlackEmulator, redis_url: str, **more: str)
     }
 
 
+def eventually(predicate: Callable[[], object], timeout: float = 15, what: str = "", interval: float = 0.05) -> None:
+    """Wait for a condition on state that notifies nobody (Redis, other processes): poll it."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what or predicate}"
+        time.sleep(interval)
+
+
+def drained(desk: Desk) -> None:
+    """Every job done, none given up on."""
+    eventually(lambda: desk.rt.store.outbox.pending() == 0, what="the outbox to drain")
+    dead = desk.rt.store.r.lrange("xdesk:dead", 0, -1)
+    assert dead == [], f"dead-lettered: {dead}"
+
+
 class Desk:
     """A running bridge plus the emulators around it, with the moves a customer and agents make."""
 

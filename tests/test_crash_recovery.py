@@ -7,9 +7,9 @@ SIGKILL by the point itself, and restarted by the test's supervisor.
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -20,17 +20,15 @@ from bridge.emulators.slack_server import SlackEmulator
 from bridge.emulators.x_server import XEmulator
 from bridge.store import Store
 from bridge.tweet_text import plan_reply, slack_to_plain
+from tests import harness
 from tests.cluster import Cluster
 from tests.harness import ANNA, DSL, GENERAL, MOBILE, block_text
 
 CHANNELS = (GENERAL, DSL, MOBILE)
 
 
-def eventually(predicate, timeout: float = 60, what: str = "", interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what or predicate}"
-        time.sleep(interval)  # state lives in other processes: poll it
+# Processes start and restart here: give conditions a minute.
+eventually = functools.partial(harness.eventually, timeout=60)
 
 
 def slack_posts_of(slack: SlackEmulator, tweet_id: str) -> list[dict]:

@@ -9,12 +9,9 @@ answers, the brand's tweets on X, and an outbox that drains.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 
-from tests.harness import ANNA, BEN, DSL, GENERAL, MOBILE, Desk, block_text
+from tests.harness import ANNA, BEN, DSL, GENERAL, MOBILE, Desk, block_text, drained, eventually
 
 SENT = "outbox_tray"
 BOT = "U0XDESKBOT"
@@ -24,18 +21,6 @@ LATE = 2.0  # seconds Slack takes to answer a call that times out
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def eventually(predicate: Callable[[], object], timeout: float = 15, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what or predicate}"
-        time.sleep(0.05)  # Redis state notifies nobody: poll it
-
-
-def drained(desk: Desk) -> None:
-    """Every job done, none given up on."""
-    eventually(lambda: desk.rt.store.outbox.pending() == 0, what="the outbox to drain")
-    dead = desk.rt.store.r.lrange("xdesk:dead", 0, -1)
-    assert dead == [], f"dead-lettered: {dead}"
 
 
 def parents(desk: Desk, tweet_id: str) -> list[dict]:

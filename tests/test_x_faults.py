@@ -19,7 +19,7 @@ import pytest
 from bridge import runtime
 from bridge.emulators.x_server import XEmulator
 from bridge.x_client import XClient
-from tests.harness import ANNA, BASE_SETTINGS, DSL, GENERAL, MOBILE, Desk, block_text
+from tests.harness import ANNA, BASE_SETTINGS, DSL, GENERAL, MOBILE, Desk, block_text, drained
 
 MENTIONS = r"^/2/users/\d+/mentions$"
 POST_TWEET = r"^/2/tweets$"
@@ -30,18 +30,6 @@ BOT = "U0XDESKBOT"
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def eventually(predicate: Callable[[], object], timeout: float = 15, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what or predicate}"
-        time.sleep(0.05)  # Redis state notifies nobody: poll it
-
-
-def drained(desk: Desk) -> None:
-    """Every job done, none given up on."""
-    eventually(lambda: desk.rt.store.outbox.pending() == 0, what="the outbox to drain")
-    dead = desk.rt.store.r.lrange("xdesk:dead", 0, -1)
-    assert dead == [], f"dead-lettered: {dead}"
 
 
 def shown(desk: Desk, tweet_id: str) -> list[dict]:
