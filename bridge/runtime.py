@@ -9,10 +9,13 @@ import logging
 import signal
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from functools import cached_property
 
 import redis
+from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError
 
 from bridge.lanes import LaneWorker
 from bridge.log import kv
@@ -102,7 +105,19 @@ class Runtime:
 
         roles = Roles(self.settings, self.slack, self.redis, self.store.p)
         desk = Desk(self.store, self.settings, roles, self.slack)
-        return build_app(self.slack.client, self.env.slack_signing_secret, self.store, desk)
+        attempt = 0
+        while True:  # not serving (nor healthy) until Slack has answered auth.test
+            attempt += 1
+            try:
+                return build_app(self.slack.client, self.env.slack_signing_secret, self.store, desk)
+            except (BoltError, OSError) as exc:  # OSError: timeouts and refused connections
+                refused = exc.__context__
+                if isinstance(refused, SlackApiError) and refused.response.get("error") in (
+                        "invalid_auth", "not_authed", "account_inactive", "token_revoked"):
+                    raise SettingsError("slack: SLACK_BOT_TOKEN was refused by auth.test") from None
+                wait = backoff(attempt, 0.5, 30.0)
+                log.warning(kv("slack.auth_test_failed", error=str(exc)[:200], retry_in=wait))
+                time.sleep(wait)  # start-up: nothing else to do until Slack answers
 
     def serve_web(self, stop: threading.Event, sock: socket.socket | None = None) -> None:
         """Serve until ``stop`` is set (or SIGTERM/SIGINT when on the main thread)."""

@@ -47,8 +47,10 @@ def build_app(client: WebClient, signing_secret: str, store: Store, desk: Desk) 
         client=client,
         signing_secret=signing_secret,
         process_before_response=True,
-        # auth.test is checked by the process at start (it needs the bot's user id anyway).
-        token_verification_enabled=False,
+        # auth.test once, here, at start (the caller retries until Slack answers). Without it Bolt
+        # calls auth.test on the first event, and if that call fails it answers Slack 200 with a
+        # "please reinstall" text: the event is dropped and never retried.
+        token_verification_enabled=True,
         logger=logging.getLogger("slack_bolt.App"),
     )
     app.store = store

@@ -64,3 +64,21 @@ def test_socket_mode_run_needs_no_public_url(make_desk) -> None:
     desk.claim(ANNA, parent)
     desk.wait_for(lambda: desk.claimed_by(parent, ANNA))
     assert desk.slack.socket_acks
+
+
+def test_an_event_arriving_while_slack_fails_auth_test_is_not_dropped(make_desk) -> None:
+    """Bolt would call auth.test on the first event and, if that failed, answer 200 and drop it."""
+    desk = make_desk()
+    parent = desk.parent_of(desk.tweet("@Telekom_hilft router"))
+    desk.slack.fail_next("auth.test", status=503, times=3)
+    desk.claim(ANNA, parent)
+    desk.wait_for(lambda: desk.claimed_by(parent, ANNA))
+
+
+def test_web_waits_for_slack_to_answer_auth_test_before_serving(x_emu, slack_emu, make_desk) -> None:
+    slack_emu.fail_next("auth.test", status=503, times=2)
+    desk = make_desk()
+    assert http(desk, "/healthz")[0] == 200
+    parent = desk.parent_of(desk.tweet("@Telekom_hilft router"))
+    desk.claim(ANNA, parent)
+    desk.wait_for(lambda: desk.claimed_by(parent, ANNA))
