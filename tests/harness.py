@@ -95,6 +95,23 @@ def drained(desk: Desk) -> None:
     assert dead == [], f"dead-lettered: {dead}"
 
 
+def said(message: dict) -> str:
+    return message.get("text", "") + "\n" + block_text(message.get("blocks") or [])
+
+
+def notices(desk: Desk, parent: dict, needle: str) -> list[str]:
+    """The bot's thread messages under ``parent`` that say ``needle``."""
+    return [said(m) for m in desk.thread(parent) if m.get("bot_id") and needle in said(m)]
+
+
+def claimed_case(desk: Desk, text: str = "@Telekom_hilft my router is dead") -> tuple[str, dict]:
+    tweet_id = desk.tweet(text)
+    parent = desk.parent_of(tweet_id)
+    desk.claim(ANNA, parent)
+    desk.wait_for(lambda: desk.claimed_by(parent, ANNA))
+    return tweet_id, parent
+
+
 class Desk:
     """A running bridge plus the emulators around it, with the moves a customer and agents make."""
 

@@ -11,7 +11,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import ANNA, BEN, DSL, GENERAL, MOBILE, Desk, block_text, drained, eventually
+from tests.harness import (
+    ANNA,
+    BEN,
+    DSL,
+    GENERAL,
+    MOBILE,
+    Desk,
+    claimed_case,
+    drained,
+    eventually,
+    notices,
+    said,
+)
 
 SENT = "outbox_tray"
 BOT = "U0XDESKBOT"
@@ -21,31 +33,11 @@ LATE = 2.0  # seconds Slack takes to answer a call that times out
 # -- helpers -------------------------------------------------------------------------------------
 
 
-
-
 def parents(desk: Desk, tweet_id: str) -> list[dict]:
     """The top-level messages in Slack that show this customer tweet."""
     return [{**m, "channel": channel} for channel in (GENERAL, DSL, MOBILE) for m in desk.slack.messages(channel)
             if ((m.get("metadata") or {}).get("event_payload") or {}).get("tweet_id") == tweet_id
             and m.get("thread_ts") in (None, m["ts"])]
-
-
-def said(message: dict) -> str:
-    return message.get("text", "") + "\n" + block_text(message.get("blocks") or [])
-
-
-def notices(desk: Desk, parent: dict, needle: str) -> list[str]:
-    """The bot's thread messages under ``parent`` that say ``needle``."""
-    return [said(m) for m in desk.thread(parent) if m.get("bot_id") and needle in said(m)]
-
-
-def claimed_case(desk: Desk, text: str = "@Telekom_hilft my router is dead") -> tuple[str, dict]:
-    tweet_id = desk.tweet(text)
-    parent = desk.parent_of(tweet_id)
-    desk.claim(ANNA, parent)
-    desk.wait_for(lambda: desk.claimed_by(parent, ANNA))
-    drained(desk)
-    return tweet_id, parent
 
 
 def delivery_of(desk: Desk, ts: str):

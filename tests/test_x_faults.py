@@ -19,7 +19,7 @@ import pytest
 from bridge import runtime
 from bridge.emulators.x_server import XEmulator
 from bridge.x_client import XClient
-from tests.harness import ANNA, BASE_SETTINGS, DSL, GENERAL, MOBILE, Desk, block_text, drained
+from tests.harness import ANNA, BASE_SETTINGS, DSL, GENERAL, MOBILE, Desk, claimed_case, drained, notices
 
 MENTIONS = r"^/2/users/\d+/mentions$"
 POST_TWEET = r"^/2/tweets$"
@@ -30,29 +30,10 @@ BOT = "U0XDESKBOT"
 # -- helpers -------------------------------------------------------------------------------------
 
 
-
-
 def shown(desk: Desk, tweet_id: str) -> list[dict]:
     """Every Slack message (parent or thread reply) that shows this customer tweet."""
     return [m for channel in (GENERAL, DSL, MOBILE) for m in desk.slack.messages(channel)
             if ((m.get("metadata") or {}).get("event_payload") or {}).get("tweet_id") == tweet_id]
-
-
-def said(message: dict) -> str:
-    return message.get("text", "") + "\n" + block_text(message.get("blocks") or [])
-
-
-def notices(desk: Desk, parent: dict, needle: str) -> list[str]:
-    """The bot's thread messages under ``parent`` that say ``needle``."""
-    return [said(m) for m in desk.thread(parent) if m.get("bot_id") and needle in said(m)]
-
-
-def claimed_case(desk: Desk, text: str = "@Telekom_hilft my router is dead") -> tuple[str, dict]:
-    tweet_id = desk.tweet(text)
-    parent = desk.parent_of(tweet_id)
-    desk.claim(ANNA, parent)
-    desk.wait_for(lambda: desk.claimed_by(parent, ANNA))
-    return tweet_id, parent
 
 
 def tweeted_once(desk: Desk, parent: dict, ts: str, texts: list[str]) -> list[dict]:
