@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -60,17 +61,82 @@ class XSection(_Section):
     min_poll_interval: float = Field(5, ge=0.1, le=3600)
     search: list[Annotated[str, Field(min_length=1, max_length=512)]] = []
     include_retweets: bool = False
+    dry_run: bool = False  # nothing is posted to X; the thread shows what would have been
+
+
+class DmSection(_Section):
+    enabled: bool = False
+    # GET /2/dm_events allows 15 requests per 15 minutes per user: one a minute at the most.
+    # https://docs.x.com/x-api/fundamentals/rate-limits
+    min_poll_interval: float = Field(60, ge=0.1, le=3600)
+    ask_template: Annotated[str, Field(max_length=280)] = (
+        "@{handle} We'd like to help with this privately: please send us a direct message.")
 
 
 class EmojiSection(_Section):
     claim: EmojiName = "eyes"
     resolve: EmojiName = "white_check_mark"
+    ask_dm: EmojiName = "envelope"  # on a public case's parent: ask the customer to send a DM
 
 
 class RepliesSection(_Section):
     note_prefixes: list[Annotated[str, Field(min_length=1)]] = ["note:", "//"]
     long: Literal["split", "refuse"] = "split"
     sent_emoji: EmojiName = "outbox_tray"
+    delete_on_slack_delete: bool = True  # an agent deleting a tweeted reply in Slack deletes the tweet
+
+
+def _hhmm_range(value: str) -> str:
+    match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)", value)
+    if not match or (match[3] == "24" and match[4] != "00") or value[:5] >= value[6:]:
+        raise ValueError(f"expected opening hours like \"08:00-20:00\", got {value!r}")
+    return value
+
+
+OpeningHours = list[Annotated[str, AfterValidator(_hhmm_range)]]
+
+
+def _timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"expected an IANA time zone like \"Europe/Berlin\", got {value!r}") from None
+    return value
+
+
+class HoursSection(_Section):
+    """Service hours. Without an ``[hours]`` table the desk is always open."""
+
+    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+    monday: OpeningHours = ["08:00-20:00"]
+    tuesday: OpeningHours = ["08:00-20:00"]
+    wednesday: OpeningHours = ["08:00-20:00"]
+    thursday: OpeningHours = ["08:00-20:00"]
+    friday: OpeningHours = ["08:00-20:00"]
+    saturday: OpeningHours = []
+    sunday: OpeningHours = []
+    holidays: list[date] = []
+    # Tweeted once per customer per closed period; "" sends none. {handle}, {name}, {opens}.
+    auto_reply: Annotated[str, Field(max_length=280)] = (
+        "@{handle} Thanks for your message! Our team is back {opens} and will answer you then.")
+
+
+class PrivacySection(_Section):
+    """The personal-data guard run on every reply before it is tweeted."""
+
+    guard: bool = True
+    phone_regions: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] = ["DE"]
+    # Extra patterns, by the name an agent is told, e.g. {"customer number" = "\\b\\d{10}\\b"}.
+    patterns: dict[str, Annotated[str, AfterValidator(lambda v: (re.compile(v), v)[1])]] = {}
+    force_prefix: str = "!public"  # a reply starting with it is tweeted despite a hit; "" disables
+
+
+class RemindersSection(_Section):
+    unclaimed_after: float = Field(0, ge=0)  # minutes; 0: no reminder
+    waiting_after: float = Field(0, ge=0)  # minutes; 0: no reminder
+    ping: Annotated[str, Field(pattern=r"^(|S[A-Z0-9]{2,}|here|channel)$")] = "here"
 
 
 class AgentSection(_Section):
@@ -104,6 +170,12 @@ class Settings(BaseSettings):
     x: XSection = XSection()
     emoji: EmojiSection = EmojiSection()
     replies: RepliesSection = RepliesSection()
+    hours: HoursSection | None = None
+    privacy: PrivacySection = PrivacySection()
+    dm: DmSection = DmSection()
+    reminders: RemindersSection = RemindersSection()
+    saved_replies: dict[Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,40}$")],
+                        Annotated[str, Field(min_length=1, max_length=2000)]] = {}
     agents: dict[UserIdStr, AgentSection] = {}
     topics: list[Topic] = []
 
