@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             print(line)
         if not problems:
             print("ok: settings, Redis, Slack and X all check out")
+        if settings.x.dry_run:
+            print("note: dry run is on ([x] dry_run = true): nothing will be posted to X")
         return 1 if problems else 0
 
     stop = threading.Event()

@@ -55,7 +55,7 @@ class Runtime:
     @cached_property
     def x(self) -> XClient:
         # 100 pages of 100: a backlog after an outage is read whole, so it is posted in order.
-        return XClient(self.env, max_pages=100)
+        return XClient(self.env, max_pages=100, dry_run=self.settings.x.dry_run)
 
     def require(self, slack: bool = False, x: bool = False) -> None:
         missing = []
@@ -165,6 +165,8 @@ class Runtime:
             threads.append(threading.Thread(target=LaneWorker(self.store.outbox, handlers, revive).run, args=(stop,),
                                             name=f"lanes-{i}"))
         log.info(kv("worker.started", brand=brand.username, sources=len(pollers), lane_threads=LANE_THREADS))
+        if self.settings.x.dry_run:
+            log.warning(kv("x.dry_run", brand=brand.username, note="nothing is posted to X; threads show the tweets"))
         return threads
 
 

@@ -62,6 +62,8 @@ def run_sandbox(keep: bool = False) -> int:
     stop = threading.Event()
     port, threads = start_all(rt, stop)
     slack.events_url = f"http://127.0.0.1:{port}/slack/events"
+    if settings.x.dry_run:
+        _say("Dry run is on ([x] dry_run = true): nothing is posted to X, threads show what would have been.")
     _say(f"xdesk sandbox: emulated X at {x.url}, emulated Slack at {slack.url}, bridge at http://127.0.0.1:{port}")
     try:
         _play(x, slack, settings, signature, channels)
@@ -119,6 +121,9 @@ def _play(x: XEmulator, slack: SlackEmulator, settings: Settings, signature: str
     reply_ts = slack.post_user_message(AGENT, parent["channel"], answer, thread_ts=parent["ts"])
     _say(f"4. {AGENT_NAME} answers in the thread: {answer!r}")
 
+    if settings.x.dry_run:
+        _dry_run_shown(slack, parent, reply_ts, settings.replies.sent_emoji)
+        return
     [tweet] = x.wait_for_posts(1, timeout=STEP_TIMEOUT)
     _say(f"5. The bridge tweeted as @Telekom_hilft in reply to {tweet['in_reply_to_tweet_id']}: {tweet['text']!r}")
     sent = settings.replies.sent_emoji
@@ -126,3 +131,13 @@ def _play(x: XEmulator, slack: SlackEmulator, settings: Settings, signature: str
     _say(f"6. Her message got :{sent}: and the thread links the tweet. Done: one case, one answer.")
     if not tweet["text"].endswith(signature):
         raise TimeoutError("the tweet lacks the agent's signature")
+
+
+def _dry_run_shown(slack: SlackEmulator, parent: dict, reply_ts: str, sent: str) -> None:
+    def notice() -> str:
+        said = [m.get("text", "") for m in slack.thread(parent["channel"], parent["ts"]) if m.get("bot_id")]
+        return next((t for t in said if t.startswith("Dry run")), "")
+
+    _wait(slack, "the dry-run notice", lambda: bool(notice()) and sent in slack.reactions(parent["channel"], reply_ts))
+    _say(f"5. Dry run: nothing was tweeted; the thread says what would have been:\n{notice()}")
+    _say(f"6. Her message got :{sent}: as it would live. Done: one case, one answer, nothing posted to X.")

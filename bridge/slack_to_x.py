@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import redis
 
-from bridge import crash
+from bridge import crash, dry_run, privacy
 from bridge.lanes import Attempts, Done, Retry
 from bridge.log import kv
 from bridge.models import Case, CaseId, ChannelId, SlackTs, SlackUserId, TweetId
@@ -23,13 +23,19 @@ from bridge.settings import Settings
 from bridge.slack_blocks import escape_mrkdwn
 from bridge.slack_client import SlackError, SlackSide
 from bridge.store import EVENT_TTL, Store
-from bridge.tweet_text import EmptyReply, ReplyTooLong, is_note, plan_reply, slack_to_plain
+from bridge.tweet_text import EmptyReply, ReplyTooLong, is_note, plan_reply
 from bridge.x_client import RateLimited, XClient, XError, XUnavailable, backoff
 from bridge.x_to_slack import job_error
 
 log = logging.getLogger(__name__)
 
 ROLE_CACHE_TTL = 300
+
+
+def plan(text: str, user: str, settings: Settings) -> list[str]:
+    """The tweets for an agent's thread message: planned alike where it is checked and where it is sent."""
+    return plan_reply(privacy.plain_reply(text, settings.privacy), settings.signature_of(user),
+                      settings.replies.long)
 
 
 def update_job(case: Case) -> tuple[str, dict]:
@@ -207,8 +213,15 @@ class Desk:
         if case.claimer != user:
             log.info(kv("reply.note", case=case.id, user=user, ts=ts, why="not the claimer"))
             return
+        guard = privacy.review(text, self.settings)
+        if guard.message:
+            if self.store.take_message(channel, ts, [ephemeral_job(channel, user, guard.message, thread_ts),
+                                                     react_job(channel, ts, "x")]):
+                log.info(kv("reply.refused", case=case.id, user=user, ts=ts, reason="personal data",
+                            found=guard.kinds))
+            return
         try:
-            plan_reply(slack_to_plain(text), self.settings.signature_of(user), self.settings.replies.long)
+            plan(text, user, self.settings)
         except (ReplyTooLong, EmptyReply) as exc:
             # Told at once, not after a trip through the queue.
             self.store.take_message(channel, ts, [ephemeral_job(channel, user, f"Not tweeted: {exc}", thread_ts),
@@ -219,6 +232,8 @@ class Desk:
                "ts": ts, "user": user, "text": text}
         if self.store.take_message(channel, ts, [("x", job)]):
             log.info(kv("reply.queued", case=case.id, user=user, ts=ts))
+            if guard.forced:  # the audit trail of personal data tweeted on purpose
+                log.warning(kv("privacy.forced", case=case.id, user=user, ts=ts, found=guard.kinds))
 
 
     def untweetable(self, user: str, channel: str, ts: str, thread_ts: str, why: str) -> None:
@@ -249,10 +264,15 @@ class XReplies:
         if case is None:
             return Done({"skipped": "case gone"})
         try:
-            parts = plan_reply(slack_to_plain(job["text"]), self.settings.signature_of(user),
-                               self.settings.replies.long)
+            parts = plan(job["text"], user, self.settings)
         except (ReplyTooLong, EmptyReply) as exc:
             return self._failed(case, job, str(exc))
+        if self.settings.x.dry_run:  # shown as live, with the sent emoji; the notice says what would be
+            log.info(kv("reply.dry_run", case=case.id, user=user, ts=ts, parts=len(parts)))
+            return Done({"dry_run": True, "tweets": []}, [
+                react_job(channel, ts, self.settings.replies.sent_emoji),
+                notice_job(case, job["id"], dry_run.would_have_tweeted(case, parts, self.brand_username)),
+            ])
         progress = f"{self.store.p}parts:{job['id']}"
         sent: list[str] = self.store.r.lrange(progress, 0, -1)
         in_reply_to = TweetId(sent[-1]) if sent else case.latest_customer_tweet

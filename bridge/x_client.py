@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import requests
 import tweepy
@@ -26,6 +27,7 @@ from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 from twitter_text import extract_urls_with_indices
 
+from bridge.dry_run import READ_METHODS, DryRunRefused
 from bridge.log import kv
 from bridge.models import Author, Media, Tweet, TweetId, UserId
 from bridge.settings import Environment
@@ -121,14 +123,20 @@ class _XApiAdapter(HTTPAdapter):
     (or the emulator) verifies.
     """
 
-    def __init__(self, base_url: str, timeout: tuple[float, float]) -> None:
+    def __init__(self, base_url: str, timeout: tuple[float, float], dry_run: bool = False) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.dry_run = dry_run
 
     def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
              verify: bool | str = True, cert: Any = None, proxies: Mapping[str, str] | None = None,
              ) -> requests.Response:
+        if self.dry_run and (request.method or "GET").upper() not in READ_METHODS:
+            # The last line of defence of [x] dry_run: whatever feature forgot to check, no write leaves.
+            path = urlsplit(request.url or "").path
+            log.error(kv("x.dry_run_refused", method=request.method, path=path))
+            raise DryRunRefused(request.method or "", path)
         if self.base_url != X_HOST and request.url and request.url.startswith(X_HOST + "/"):
             request.url = self.base_url + request.url[len(X_HOST):]
             proxies = get_environ_proxies(request.url)  # those chosen for api.twitter.com may not apply
@@ -137,17 +145,20 @@ class _XApiAdapter(HTTPAdapter):
 
 
 class XClient:
-    """The brand account on X. Thread-safe: tweepy's client keeps no state between calls."""
+    """The brand account on X. Thread-safe: tweepy's client keeps no state between calls.
+
+    With ``dry_run`` every write is refused with :class:`~bridge.dry_run.DryRunRefused` before it is sent.
+    """
 
     def __init__(self, env: Environment, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT,
                  max_pages: int = 10, brand_username: str | None = None, brand_id: UserId | None = None,
-                 ) -> None:
+                 dry_run: bool = False) -> None:
         self._client = tweepy.Client(
             consumer_key=env.x_api_key, consumer_secret=env.x_api_secret, access_token=env.x_access_token,
             access_token_secret=env.x_access_token_secret, wait_on_rate_limit=False,
             return_type=requests.Response,  # raw answers, so the rate-limit headers can be read
         )
-        self._client.session.mount(X_HOST + "/", _XApiAdapter(env.x_api_url, timeout))
+        self._client.session.mount(X_HOST + "/", _XApiAdapter(env.x_api_url, timeout, dry_run))
         self.max_pages = max_pages  # 10 x 100: more than the 800 mentions X keeps reachable
         self.brand_username = brand_username
         self.brand_id = brand_id  # whose timeline find_reply reads; me() sets it
