@@ -16,6 +16,7 @@ from phonenumbers import Leniency, PhoneNumberType
 from twitter_text.extract_urls import extract_urls_with_indices
 
 from bridge.settings import PrivacySection, Settings
+from bridge.slack_blocks import escape_mrkdwn
 from bridge.tweet_text import slack_to_plain
 
 PHONE, EMAIL, IBAN = "phone number", "e-mail address", "IBAN"
@@ -145,7 +146,8 @@ def plain_reply(text: str, privacy: PrivacySection) -> str:
 
 def describe(hits: Sequence[Hit]) -> str:
     """``a phone number (01•••••78) and an e-mail address (an•••de)``"""
-    said = [f"{'an' if h.kind[:1].lower() in 'aeiou' else 'a'} {h.kind} ({h.masked})" for h in hits]
+    said = [f"{'an' if h.kind[:1].lower() in 'aeiou' else 'a'} {escape_mrkdwn(h.kind)} ({escape_mrkdwn(h.masked)})"
+            for h in hits]
     return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
 
 

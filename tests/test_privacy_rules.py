@@ -132,7 +132,8 @@ def _settings(**privacy: object) -> Settings:
 def test_review_says_what_was_found_and_how_to_send_it_privately() -> None:
     got = review("Mail <mailto:k@example.de|k@example.de> or call 0171 2345678", _settings())
     assert got.message is not None and not got.forced
-    assert "an e-mail address (k@•••••••.de) and a phone number (01•• •••••78)" in got.message
+    assert "your reply contains an e-mail address (k@" in got.message  # Slack text: the @ pings nobody
+    assert "•••••••.de) and a phone number (01•• •••••78), and personal data is never tweeted" in got.message
     assert ":envelope:" in got.message and "`!public`" in got.message
     assert got.kinds == "e-mail address,phone number"
 
