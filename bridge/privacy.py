@@ -129,14 +129,18 @@ def find_personal_data(text: str, privacy: PrivacySection) -> list[Hit]:
 def forced(text: str, privacy: PrivacySection) -> bool:
     """Whether the agent's message starts with the force prefix (case-insensitive, after spaces)."""
     prefix = privacy.force_prefix.strip().casefold()
-    return bool(prefix) and text.lstrip().casefold().startswith(prefix)
+    head = text.lstrip().casefold()
+    if not prefix or not head.startswith(prefix):
+        return False
+    after = head[len(prefix):len(prefix) + 1]
+    return not (after.isalnum() and prefix[-1].isalnum())  # "!publicity" is a word, not "!public"
 
 
 def strip_force(text: str, privacy: PrivacySection) -> str:
     """``text`` without the force prefix: what is tweeted of a forced reply. Unforced: unchanged."""
     if not forced(text, privacy):
         return text
-    return text.lstrip()[len(privacy.force_prefix.strip()):].lstrip()
+    return text.lstrip()[len(privacy.force_prefix.strip()):].lstrip().removeprefix(":").lstrip()  # "!public: hi"
 
 
 def plain_reply(text: str, privacy: PrivacySection) -> str:
@@ -145,7 +149,7 @@ def plain_reply(text: str, privacy: PrivacySection) -> str:
 
 
 def describe(hits: Sequence[Hit]) -> str:
-    """``a phone number (01•••••78) and an e-mail address (an•••de)``"""
+    """``a phone number (01•• •••••78) and an e-mail address (kl•••@•••••.de)``, as Slack text."""
     said = [f"{'an' if h.kind[:1].lower() in 'aeiou' else 'a'} {escape_mrkdwn(h.kind)} ({escape_mrkdwn(h.masked)})"
             for h in hits]
     return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]

@@ -117,6 +117,8 @@ def test_iban_check(iban: str, valid: bool) -> None:
     ("!public", "!public Call 0171 2345678", True, "Call 0171 2345678"),
     ("!public", "  !PUBLIC   Call", True, "Call"),
     ("!public", "Call !public", False, "Call !public"),
+    ("!public", "!publicity 0171 2345678", False, "!publicity 0171 2345678"),
+    ("!public", "!public: call", True, "call"),
     ("", "!public Call", False, "!public Call"),
 ])
 def test_the_force_prefix(prefix: str, text: str, is_forced: bool, stripped: str) -> None:
