@@ -18,7 +18,6 @@ from typing import Any
 from bridge.emulators import slack_events as ev
 from bridge.emulators.slack_delivery import Deliverer
 from bridge.emulators.slack_events import Delivery, Signature
-from bridge.emulators.slack_socket import new_trigger_id
 from bridge.emulators.slack_store import ApiError, Workspace
 
 
@@ -116,7 +115,7 @@ class UserActions:
                 "api_app_id": self._ws.app_id,
                 "is_enterprise_install": "false",
                 "response_url": f"{self.base}/respond/commands/{self._ws.team_id}/{uuid.uuid4().hex}",
-                "trigger_id": new_trigger_id(),
+                "trigger_id": self._ws.views.issue_trigger(user),
             }
         delivery = self._deliverer.form("slash_commands", fields, dict(fields), signature=signature)
         return delivery.statuses[0], delivery.responses[0]
@@ -127,7 +126,8 @@ class UserActions:
         payload.setdefault("token", self.verification_token)
         payload.setdefault("api_app_id", self._ws.app_id)
         payload.setdefault("team", {"id": self._ws.team_id, "domain": self._ws.team_domain})
-        payload.setdefault("trigger_id", new_trigger_id())
+        with self._cond:  # good for one views.open within 3 s, as Slack's
+            payload.setdefault("trigger_id", self._ws.views.issue_trigger(str(payload.get("user", {}).get("id"))))
         if payload.get("type") == "block_actions":
             payload.setdefault(
                 "response_url", f"{self.base}/respond/actions/{self._ws.team_id}/{uuid.uuid4().hex}"

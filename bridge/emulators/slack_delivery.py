@@ -69,9 +69,16 @@ class Deliverer:
         return delivery
 
     def form(
-        self, kind: str, fields: dict[str, str], payload: dict[str, Any], *, signature: Signature = "valid"
+        self,
+        kind: str,
+        fields: dict[str, str],
+        payload: dict[str, Any],
+        *,
+        signature: Signature = "valid",
+        retries: int = 0,
     ) -> Delivery:
-        """A slash command (``fields`` form-encoded) or interactivity (``payload=<json>``) request."""
+        """A slash command (``fields`` form-encoded) or interactivity (``payload=<json>``) request,
+        sent ``retries`` more times as it was (a lost answer, a double click)."""
         if self._socket.connected:
             delivery = self._record(Delivery(kind, payload, "socket"))
 
@@ -90,7 +97,7 @@ class Deliverer:
                 }
                 return post(url, body, headers, self.ack_timeout)
 
-        self._run(delivery, attempt, 1, deliver_async=False)
+        self._run(delivery, attempt, retries + 1, deliver_async=False)
         return delivery
 
     def drain(self, timeout: float = 10) -> None:

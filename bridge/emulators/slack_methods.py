@@ -347,4 +347,6 @@ METHODS: dict[str, Callable[[Workspace, Params], Result]] = {
     "conversations.replies": conversations_replies,
     "users.info": users_info,
     "usergroups.users.list": usergroups_users_list,
+    "views.open": lambda ws, params: ws.views.open(ws, params),
+    "views.update": lambda ws, params: ws.views.update(ws, params),
 }

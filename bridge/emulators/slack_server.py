@@ -27,6 +27,7 @@ from bridge.emulators.slack_http import Answer, ApiHttpServer
 from bridge.emulators.slack_methods import METHODS
 from bridge.emulators.slack_socket import SocketModeServer
 from bridge.emulators.slack_store import ApiError, Workspace
+from bridge.emulators.slack_views import ModalActions
 
 T = TypeVar("T")
 
@@ -45,7 +46,7 @@ class ApiCall:
     body: dict[str, Any] | None = None
 
 
-class SlackEmulator(UserActions):
+class SlackEmulator(UserActions, ModalActions):
     """Slack for one workspace and one app. Thread-safe; every change notifies :meth:`wait_for`."""
 
     def __init__(

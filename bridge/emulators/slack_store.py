@@ -68,6 +68,9 @@ class Workspace:
         self.messages: dict[str, dict[str, Message]] = {cid: {} for cid in self.channels}
         self.ephemerals: list[dict[str, Any]] = []
         self._last_us = 0
+        from bridge.emulators.slack_views import Views  # modals; that module needs this one
+
+        self.views = Views()
 
     def next_ts(self) -> str:
         """A new "1700000000.000100"-style ts: wall-clock microseconds, strictly increasing."""
