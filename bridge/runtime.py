@@ -22,6 +22,7 @@ from bridge.log import kv
 from bridge.loops import REDIS_ERRORS
 from bridge.models import Author, UserId
 from bridge.redis_conn import connect, ensure_embedded
+from bridge.saved_reply_modal import SavedReplySending
 from bridge.settings import Environment, Settings, SettingsError
 from bridge.slack_client import SlackError, SlackSide, web_client
 from bridge.slack_to_x import Desk, Roles, XReplies
@@ -151,7 +152,8 @@ class Runtime:
         brand = self._brand_when_reachable(stop)
         posting = SlackPosting(self.store, self.slack, self.settings, brand)
         replies = XReplies(self.store, self.x, self.slack, self.settings, brand.username)
-        handlers = {**posting.handlers(), **replies.handlers()}
+        desk = Desk(self.store, self.settings, Roles(self.settings, self.slack, self.redis, self.store.p), self.slack)
+        handlers = {**posting.handlers(), **replies.handlers(), **SavedReplySending(posting, desk).handlers()}
         threads = []
         revive = None if self.env.redis_url else (lambda: ensure_embedded(self.env.bridge_data_dir))
         pollers = [Poller("mentions", lambda since, until: self.x.mentions(brand.id, since, until), self.store,

@@ -108,6 +108,13 @@ class SlackSide:
             if exc.error != "already_reacted":  # done before: the effect we want is there
                 raise
 
+    def open_view(self, trigger_id: str, view: dict) -> str:
+        return str(self._call("views.open", trigger_id=trigger_id, view=view)["view"]["id"])
+
+    def update_view(self, view_id: str, view: dict, hash: str | None = None) -> None:
+        # hash: Slack refuses the update (hash_conflict) if the view changed since we read it.
+        self._call("views.update", view_id=view_id, view=view, **({"hash": hash} if hash else {}))
+
     def join(self, channel: str) -> None:
         self._call("conversations.join", channel=channel)
 
