@@ -5,11 +5,12 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bridge.slack_to_x import Desk
-from handlers import commands, fallback, messages, reactions
+from handlers import commands, fallback, messages, reactions, saved_replies
 
 
 def register_all(app: App, desk: Desk) -> None:
     reactions.register(app, desk)
     messages.register(app, desk)
-    commands.register(app)
+    commands.register(app, desk)
+    saved_replies.register(app, desk)
     fallback.register(app)  # last: it matches whatever the others did not
