@@ -130,6 +130,23 @@ def test_the_claimer_sends_it_once_signed_even_if_slack_delivers_the_submission_
     assert len(desk.x.posted) == 1 and len(shown()) == 1
 
 
+def test_a_sent_saved_reply_follows_the_reply_rules(make_desk) -> None:
+    desk = make_desk(SAVED + '\n[replies]\nlong = "refuse"\n')
+    _, parent = claimed_case(desk)
+    view = choose(desk, ANNA, open_modal(desk, ANNA, parent), "outage")
+    desk.slack.type_in_view(ANNA, view["id"], text_input(view)["block_id"], "saved_reply_text", "Sorry! " * 60)
+    desk.slack.submit_view(ANNA, view["id"])
+
+    def shown() -> list[dict]:
+        return [m for m in desk.thread(parent) if "sent the saved reply" in said(m)]
+
+    desk.wait_for(lambda: len(shown()) == 1)
+    desk.wait_for(lambda: "x" in desk.slack.reactions(parent["channel"], shown()[0]["ts"]))
+    desk.wait_for(lambda: any(e["user"] == ANNA and "Not tweeted" in e["text"] for e in desk.slack.ephemerals))
+    drained(desk)
+    assert desk.x.posted == []
+
+
 def test_someone_not_the_claimer_sends_nothing_and_is_told_why(desk: Desk) -> None:
     parent = desk.parent_of(desk.tweet("@Telekom_hilft is there an outage in Köln?"))
 
