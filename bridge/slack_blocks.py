@@ -205,21 +205,25 @@ def _image(url: str, alt: str) -> Block:
 
 
 def _media_blocks(tweet: Tweet, ids: BlockIds, images: bool) -> list[Block]:
-    """Photos and video previews as image blocks; what is not shown is a click away on X."""
+    """Photos, and the preview image of a video or GIF, as image blocks; Slack cannot play X's
+    videos, so those also get a link to the post. What is not shown is a click away on X."""
     blocks: list[Block] = []
-    videos = hidden = 0
+    moving: list[str] = []  # the types of videos and GIFs
+    hidden = 0
     for k, media in enumerate(tweet.media):
         url = _safe_url(media.url) if images else None
-        videos += media.type != "photo"
+        if media.type != "photo":
+            moving.append(media.type)
         if url is None or len(blocks) >= MAX_IMAGES:
             hidden += media.type == "photo"
             continue
         blocks.append({**_image(url, _alt(media)), "block_id": ids(f"media.{k}")})
     link = _tweet_link(tweet)
     notes = []
-    if videos:
-        word = "video" if videos == 1 else "videos"
-        notes.append(f"\U0001f3ac {videos} {word}: <{link}|play on X>" if link else f"{videos} {word} on X")
+    if moving:
+        word = "GIF" if all(t == "animated_gif" for t in moving) else "video"
+        label = f"{word} on X" if len(moving) == 1 else f"{len(moving)} {word}s on X"
+        notes.append(f"\U0001f3ac <{link}|{label}>" if link else f"\U0001f3ac {label}")
     if hidden:
         notes.append(f"\U0001f4f7 {hidden} more photo{'s' if hidden > 1 else ''} on X")
     if notes:
@@ -230,7 +234,9 @@ def _media_blocks(tweet: Tweet, ids: BlockIds, images: bool) -> list[Block]:
 def _alt(media: Media) -> str:
     if media.type == "photo":
         return media.alt_text or "Photo attached to the post"
-    return f"Preview of a {'GIF' if media.type == 'animated_gif' else 'video'}: play it on X"
+    kind = "GIF" if media.type == "animated_gif" else "video"
+    return f"Preview of a {kind} (play it on X): {media.alt_text}" if media.alt_text else \
+        f"Preview of a {kind}: play it on X"
 
 
 def _by(user: str | None) -> str:

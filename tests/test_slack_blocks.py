@@ -139,7 +139,7 @@ def bridge_pieces(t: Tweet, c: Case | None = None) -> tuple[str, ...]:
         label = re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", "\u02cd", handle)
         pieces.append(f"<https://x.com/{handle}|@{label}>")
         urls.append(t.url())
-    pieces += [f"<{url}|{label}>" for url in urls for label in ("View on X", "play on X")]
+    pieces += [f"<{url}|{label}>" for url in urls for label in ("View on X", "video on X", "GIF on X")]
     pieces.append(":eyes:")
     if c:
         pieces += [f"<@{u}>" for u in (c.claimer, c.resolved_by) if u]
@@ -252,7 +252,7 @@ def test_the_parent_shows_author_text_media_link_topic_and_status() -> None:
     assert [i["image_url"] for i in images] == [m.url for m in media]
     assert images[0]["alt_text"] == "A router with a red light"
     shown = "\n".join(mrkdwn_texts(blocks))
-    assert f"<{t.url()}|play on X>" in shown and f"<{t.url()}|View on X>" in shown
+    assert f"<{t.url()}|video on X>" in shown and f"<{t.url()}|View on X>" in shown
     assert "Topic: DSL" in shown and "react :eyes: to claim" in shown
     assert "router blinks red" in fallback and "Klaus Kunde" in fallback
     assert "won't let" not in shown
