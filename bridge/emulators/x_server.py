@@ -3,7 +3,8 @@
 The bridge's real ``XClient`` (real tweepy, real OAuth 1.0a signatures) talks to it unchanged through
 ``X_API_URL``. It serves ``GET /2/users/me``, ``GET /2/users/:id/mentions``,
 ``GET /2/users/:id/tweets``, ``GET /2/tweets/search/recent``, ``POST /2/tweets``, ``DELETE /2/tweets/:id``,
-``GET /2/tweets/:id`` and ``GET /2/tweets?ids=``, keeps X's rate-limit budgets, and refuses what X refuses.
+``GET /2/tweets/:id``, ``GET /2/tweets?ids=`` and media upload (``x_media.py``), keeps X's rate-limit
+budgets, and refuses what X refuses.
 A tweet created with ``POST /2/tweets`` is stored as X stores it (NFC, trimmed, URLs wrapped in t.co
 links); ``add_tweet`` takes its text as already stored. Shapes follow the OpenAPI document 2.162 in
 /work/shared/reference; ``/_emulator/`` is not X: it lets a person or another process add tweets and
@@ -29,6 +30,7 @@ from typing import Any, NamedTuple
 
 from twitter_text import parse_tweet
 
+from bridge.emulators import x_media
 from bridge.emulators import x_wire as wire
 from bridge.emulators.x_gate import DAILY_WINDOWS, Fault, Faults, HttpServer, OAuthVerifier, RateLimits
 from bridge.emulators.x_store import World, escape_text, stored_form
@@ -73,6 +75,8 @@ class XEmulator:
         self._faults = Faults()
         self._cond = threading.Condition(threading.RLock())
         self._world = World()
+        self.media = x_media.MediaUploads(self._world.next_id)
+        self._local = threading.local()  # the request's headers, for the media handlers
         self._posted: list[dict[str, Any]] = []
         self._requests: list[LoggedRequest] = []
         self._stopping = threading.Event()
@@ -252,6 +256,7 @@ class XEmulator:
         if path.startswith("/_emulator/"):
             return self._control(method, path, body)
         key, handler, args = _find_route(method, path)
+        self._local.headers = headers
         if not self._oauth.verify(method, raw_path, headers):
             raise problem(401)
         allowed, rate_headers = self.limits.take(key, time.time())
@@ -334,7 +339,9 @@ class XEmulator:
             if any(t.author_id == self.brand_id and t.as_written() == stored_form(text)
                    for t in self._world.tweets.values() if not t.deleted):
                 raise problem(403, wire.DUPLICATE)
+            self.media.check_attachable(media_ids)
             tweet_id = self.add_tweet(text, self.brand_username, in_reply_to=parent_id, as_created=True)
+            self.media.attach(self._world, self._world.tweets[tweet_id], media_ids, self.brand_username)
             self._posted.append({"id": tweet_id, "text": text, "in_reply_to_tweet_id": parent_id,
                                  "media_ids": media_ids, "author": self.brand_username})
             stored = self._world.tweets[tweet_id].text
@@ -386,6 +393,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
     ("GET", re.compile(r"^/2/tweets/([^/]+)$"), "GET /2/tweets/:id", XEmulator._get_tweet),
     ("POST", re.compile(r"^/2/tweets$"), "POST /2/tweets", XEmulator._post_tweet),
     ("DELETE", re.compile(r"^/2/tweets/([^/]+)$"), "DELETE /2/tweets/:id", XEmulator._delete_tweet),
+    *x_media.ROUTES,
 ]
 
 

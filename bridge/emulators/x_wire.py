@@ -28,6 +28,11 @@ RATE_LIMITS: dict[str, int] = {
     "GET /2/tweets/:id": 900,
     "POST /2/tweets": 100,
     "DELETE /2/tweets/:id": 50,
+    "POST /2/media/upload": 500,
+    "GET /2/media/upload": 1000,
+    "POST /2/media/upload/initialize": 1875,
+    "POST /2/media/upload/:id/append": 1875,
+    "POST /2/media/upload/:id/finalize": 1875,
 }
 
 # The names X accepts (OpenAPI 2.162 parameter enums); any other value is a 400.
