@@ -20,16 +20,10 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 from requests_oauthlib import OAuth1
 
-from tests.test_x_emulator_spec import (  # noqa: F401 - fixtures
-    CANONICAL,
-    check,
-    check_problem,
-    emu,
-    registry,
-    send,
-    signed,
-    spec,
-)
+from tests import test_x_emulator_spec as base
+from tests.test_x_emulator_spec import CANONICAL, check, check_problem, send, signed
+
+spec, registry, emu = base.spec, base.registry, base.emu  # the same fixtures
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 MP4 = struct.pack(">I", 24) + b"ftypmp42" + b"\x00" * 200

@@ -52,6 +52,8 @@ class Backend(Protocol):
 
     def handle_response_url(self, path: str, body: bytes) -> Answer: ...
 
+    def handle_file(self, path: str, authorization: str) -> tuple[int, bytes, dict[str, str]]: ...
+
 
 class ApiHttpServer(ThreadingHTTPServer):
     """127.0.0.1 on a free port; ``/api/<method>`` and ``response_url`` POSTs go to ``backend``."""
@@ -80,6 +82,9 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         backend = self.server.backend
+        if split.path.startswith("/files-pri/"):  # a shared file's url_private(_download)
+            self._send_bytes(*backend.handle_file(split.path, self.headers.get("Authorization", "")))
+            return
         if split.path.startswith("/respond/"):
             status, payload, headers = backend.handle_response_url(self.path, body)
         elif split.path.startswith("/api/"):
@@ -97,10 +102,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, payload, headers)
 
     def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
-        data = json.dumps(payload).encode()
+        self._send_bytes(status, json.dumps(payload).encode(),
+                         {"Content-Type": "application/json; charset=utf-8", **headers})
+
+    def _send_bytes(self, status: int, data: bytes, headers: dict[str, str]) -> None:
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             for name, value in headers.items():
                 self.send_header(name, value)

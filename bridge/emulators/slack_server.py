@@ -23,6 +23,7 @@ from bridge.emulators.slack_actions import UserActions
 from bridge.emulators.slack_delivery import Deliverer
 from bridge.emulators.slack_events import Delivery
 from bridge.emulators.slack_faults import Fault, FaultPlan, PostPacer
+from bridge.emulators.slack_files import FileActions, StoredFile
 from bridge.emulators.slack_http import Answer, ApiHttpServer
 from bridge.emulators.slack_methods import METHODS
 from bridge.emulators.slack_socket import SocketModeServer
@@ -46,7 +47,7 @@ class ApiCall:
     body: dict[str, Any] | None = None
 
 
-class SlackEmulator(UserActions, ModalActions):
+class SlackEmulator(UserActions, ModalActions, FileActions):
     """Slack for one workspace and one app. Thread-safe; every change notifies :meth:`wait_for`."""
 
     def __init__(
@@ -92,6 +93,8 @@ class SlackEmulator(UserActions, ModalActions):
         self._cond = threading.Condition(threading.RLock())
         self._log: list[ApiCall] = []
         self._responded: list[dict[str, Any]] = []
+        self._files: dict[str, StoredFile] = {}  # shared files and their bytes (slack_files.py)
+        self._downloads: list[str] = []
         self._faults = FaultPlan()
         self._pacer = PostPacer(post_rate_per_channel, post_burst)
         self._stopping = threading.Event()
