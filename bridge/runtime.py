@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from bridge.lanes import LaneWorker
 from bridge.log import kv
 from bridge.loops import REDIS_ERRORS
+from bridge.media_upload import ReplyMedia
 from bridge.models import Author, UserId
 from bridge.redis_conn import connect, ensure_embedded
 from bridge.saved_reply_modal import SavedReplySending
@@ -29,6 +30,7 @@ from bridge.slack_to_x import Desk, Roles, XReplies
 from bridge.store import Store
 from bridge.web import WebApp, server
 from bridge.x_client import XAuthError, XClient, XError, backoff
+from bridge.x_media import XMedia
 from bridge.x_to_slack import Poller, SlackPosting, search_source
 
 log = logging.getLogger(__name__)
@@ -151,7 +153,8 @@ class Runtime:
             raise SettingsError("environment: missing SLACK_BOT_TOKEN")
         brand = self._brand_when_reachable(stop)
         posting = SlackPosting(self.store, self.slack, self.settings, brand)
-        replies = XReplies(self.store, self.x, self.slack, self.settings, brand.username)
+        media = ReplyMedia(self.redis, self.store.p, XMedia(self.x), self.env, self.settings)
+        replies = XReplies(self.store, self.x, self.slack, self.settings, brand.username, media)
         desk = Desk(self.store, self.settings, Roles(self.settings, self.slack, self.redis, self.store.p), self.slack)
         handlers = {**posting.handlers(), **replies.handlers(), **SavedReplySending(posting, desk).handlers()}
         threads = []

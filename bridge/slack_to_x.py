@@ -17,6 +17,8 @@ import redis
 from bridge import crash, dry_run, privacy
 from bridge.lanes import Attempts, Done, Retry
 from bridge.log import kv
+from bridge.media import MediaRefused, attachments, describe
+from bridge.media_upload import MediaFailed, ReplyMedia
 from bridge.models import Case, CaseId, ChannelId, SlackTs, SlackUserId, TweetId
 from bridge.rules import is_agent
 from bridge.settings import Settings
@@ -32,10 +34,18 @@ log = logging.getLogger(__name__)
 ROLE_CACHE_TTL = 300
 
 
-def plan(text: str, user: str, settings: Settings) -> list[str]:
-    """The tweets for an agent's thread message: planned alike where it is checked and where it is sent."""
-    return plan_reply(privacy.plain_reply(text, settings.privacy), settings.signature_of(user),
-                      settings.replies.long)
+def plan(text: str, user: str, settings: Settings, with_media: bool = False) -> list[str]:
+    """The tweets for an agent's thread message: planned alike where it is checked and where it is sent.
+
+    With media (bridge/media.py) a message with no text is fine: the tweet is the files and the signature.
+    """
+    try:
+        return plan_reply(privacy.plain_reply(text, settings.privacy), settings.signature_of(user),
+                          settings.replies.long)
+    except EmptyReply:
+        if with_media:
+            return [settings.signature_of(user)]
+        raise
 
 
 def update_job(case: Case) -> tuple[str, dict]:
@@ -197,7 +207,9 @@ class Desk:
 
     # -- thread messages -----------------------------------------------------------------------
 
-    def message(self, user: str, channel: str, ts: str, thread_ts: str, text: str) -> None:
+    def message(self, user: str, channel: str, ts: str, thread_ts: str, text: str,
+                files: list[dict] | None = None) -> None:
+        """A thread message; ``files``: the Slack file objects of a file_share message (bridge/media.py)."""
         case = self._case_at(channel, thread_ts)
         if case is None:
             return
@@ -221,8 +233,9 @@ class Desk:
                             found=guard.kinds))
             return
         try:
-            plan(text, user, self.settings)
-        except (ReplyTooLong, EmptyReply) as exc:
+            media = attachments(files) if files is not None else []
+            plan(text, user, self.settings, bool(media))
+        except (ReplyTooLong, EmptyReply, MediaRefused) as exc:
             # Told at once, not after a trip through the queue.
             self.store.take_message(channel, ts, [ephemeral_job(channel, user, f"Not tweeted: {exc}", thread_ts),
                                                   react_job(channel, ts, "x")])
@@ -230,6 +243,8 @@ class Desk:
             return
         job = {"id": f"reply:{channel}:{ts}", "kind": "reply", "case": case.id, "channel": channel,
                "ts": ts, "user": user, "text": text}
+        if media:
+            job["files"] = [a.as_job() for a in media]
         if self.store.take_message(channel, ts, [("x", job)]):
             log.info(kv("reply.queued", case=case.id, user=user, ts=ts))
             if guard.forced:  # the audit trail of personal data tweeted on purpose
@@ -248,8 +263,10 @@ class Desk:
 class XReplies:
     """The jobs of the Slack-to-X direction: tweet a reply, react, answer ephemerally."""
 
-    def __init__(self, store: Store, x: XClient, slack: SlackSide, settings: Settings, brand_username: str):
+    def __init__(self, store: Store, x: XClient, slack: SlackSide, settings: Settings, brand_username: str,
+                 media: ReplyMedia | None = None):
         self.store = store
+        self.media = media  # uploads a reply's files (bridge/media_upload.py)
         self.x = x
         self.slack = slack
         self.settings = settings
@@ -264,22 +281,27 @@ class XReplies:
         if case is None:
             return Done({"skipped": "case gone"})
         try:
-            parts = plan(job["text"], user, self.settings)
+            parts = plan(job["text"], user, self.settings, bool(job.get("files")))
         except (ReplyTooLong, EmptyReply) as exc:
             return self._failed(case, job, str(exc))
         if self.settings.x.dry_run:  # shown as live, with the sent emoji; the notice says what would be
             log.info(kv("reply.dry_run", case=case.id, user=user, ts=ts, parts=len(parts)))
             return Done({"dry_run": True, "tweets": []}, [
                 react_job(channel, ts, self.settings.replies.sent_emoji),
-                notice_job(case, job["id"], dry_run.would_have_tweeted(case, parts, self.brand_username)),
+                notice_job(case, job["id"], dry_run.would_have_tweeted(case, parts, self.brand_username)
+                           + (f"\nWith {escape_mrkdwn(describe(job))} attached." if job.get("files") else "")),
             ])
         progress = f"{self.store.p}parts:{job['id']}"
         sent: list[str] = self.store.r.lrange(progress, 0, -1)
+        try:  # media go on the first part
+            media_ids = self.media.media_ids(job) if job.get("files") and not sent and self.media else []
+        except MediaFailed as exc:
+            return self._failed(case, job, str(exc))
         in_reply_to = TweetId(sent[-1]) if sent else case.latest_customer_tweet
         for index in range(len(sent), len(parts)):
             part = parts[index]
             try:
-                tweet_id = self._tweet_once(job, index, part, in_reply_to)
+                tweet_id = self._tweet_once(job, index, part, in_reply_to, media_ids if index == 0 else [])
             except RateLimited as exc:
                 wait = max(1.0, (exc.reset_at - time.time()) if exc.reset_at else backoff(len(sent) + 1, 15))
                 self._tell_delay(case, job, exc, wait)
@@ -313,7 +335,8 @@ class XReplies:
                                   f"Your reply is queued and will be tweeted at about {until}.")
         self.store.outbox.push(lane, notice)
 
-    def _tweet_once(self, job: dict, index: int, text: str, in_reply_to: TweetId) -> TweetId:
+    def _tweet_once(self, job: dict, index: int, text: str, in_reply_to: TweetId,
+                    media_ids: list[str] | None = None) -> TweetId:
         """Tweet one part unless an earlier attempt already did.
 
         X takes no idempotency key, and a tweet may be created while our process dies or the answer
@@ -329,7 +352,7 @@ class XReplies:
                 return found
         attempts.sending(None)
         try:
-            tweet_id = self.x.post_reply(text, in_reply_to)
+            tweet_id = self.x.post_reply(text, in_reply_to, media_ids)
         except XError as exc:
             if not isinstance(exc, XUnavailable):
                 attempts.answered()  # X answered no: nothing was tweeted

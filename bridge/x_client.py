@@ -181,9 +181,9 @@ class XClient:
             query, since_id=since_id, until_id=until_id, next_token=token, max_results=100, user_auth=True,
             **_FIELDS))
 
-    def post_reply(self, text: str, in_reply_to: TweetId) -> TweetId:
+    def post_reply(self, text: str, in_reply_to: TweetId, media_ids: list[str] | None = None) -> TweetId:
         response = self._call("POST /2/tweets", self._client.create_tweet, text=text,
-                              in_reply_to_tweet_id=in_reply_to, user_auth=True)
+                              in_reply_to_tweet_id=in_reply_to, media_ids=media_ids or None, user_auth=True)
         data = _json(response, "POST /2/tweets").get("data") or {}
         if not isinstance(data.get("id"), str):
             _unusable("POST /2/tweets", {"data.id"}, data)
@@ -203,15 +203,31 @@ class XClient:
         fetch = self._timeline("GET /2/users/:id/tweets", lambda token: self._client.get_users_tweets(
             self.brand_id, since_id=in_reply_to, pagination_token=token, max_results=100,
             exclude=["retweets"], user_auth=True, **_FIELDS))
-        wanted = _comparable(text)
+        # X appends the link of a tweet's media to its text: "^AN" comes back as "^AN https://t.co/...".
+        wanted = {_comparable(text), f"{_comparable(text)} \x00".strip()}
         found = next((t.id for t in fetch.tweets
-                      if t.replied_to == in_reply_to and _comparable(t.text) == wanted), None)
+                      if t.replied_to == in_reply_to and _comparable(t.text) in wanted), None)
         if found is None and fetch.truncated:
             raise XError(f"the bridge could not check on X whether this reply was already tweeted (the brand "
                          f"tweeted over {100 * self.max_pages} times since the customer's tweet); look at the "
                          "brand's replies on X before sending it again")
         log.info(kv("x.reply_lookup", in_reply_to=in_reply_to, found=found or "none", read=len(fetch.tweets)))
         return found
+
+    def signed_json(self, endpoint: str, method: str, route: str, **kwargs: Any) -> dict[str, Any]:
+        """A user-context call tweepy has no method for (v2 media upload), through the same session
+        (``X_API_URL``, timeouts) with the same errors. ``kwargs`` go to ``requests``."""
+        c = self._client
+        auth = tweepy.OAuth1UserHandler(c.consumer_key, c.consumer_secret, c.access_token,
+                                        c.access_token_secret).apply_auth()
+
+        def send() -> requests.Response:
+            response = c.session.request(method, X_HOST + route, auth=auth, **kwargs)
+            if not 200 <= response.status_code < 300:
+                raise error_from(response, self.brand_username)
+            return response
+
+        return _json(self._call(endpoint, send), endpoint)
 
     def delete_tweet(self, tweet_id: TweetId) -> None:
         with contextlib.suppress(TweetGone):  # already gone: what deleting wanted

@@ -11,8 +11,8 @@ from bridge.slack_to_x import Desk
 # Replies of these kinds are not tweeted; the claimer is told why instead of hearing nothing.
 UNTWEETED = {
     "thread_broadcast": "replies also sent to the channel aren't tweeted. Write it in the thread only.",
-    "file_share": "messages with files aren't tweeted. Send the text alone, and the file as a link.",
 }
+FILE_SHARE = "file_share"  # a message with files: tweeted with them as media (bridge/media.py)
 
 
 def register(app: App, desk: Desk) -> None:
@@ -21,7 +21,7 @@ def register(app: App, desk: Desk) -> None:
         # Edits, deletions, bot posts (ours included) and joins are not replies.
         # https://api.slack.com/events/message#subtypes
         subtype = event.get("subtype")
-        if event.get("bot_id") or subtype not in (None, *UNTWEETED):
+        if event.get("bot_id") or subtype not in (None, FILE_SHARE, *UNTWEETED):
             logger.debug("slack.event_ignored type=message subtype=%s", subtype)
             return
         user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
@@ -31,4 +31,5 @@ def register(app: App, desk: Desk) -> None:
         if subtype in UNTWEETED:
             desk.untweetable(user, channel, ts, thread_ts, UNTWEETED[subtype])
         else:
-            desk.message(user, channel, ts, thread_ts, text)
+            files = (event.get("files") or []) if subtype == FILE_SHARE else None
+            desk.message(user, channel, ts, thread_ts, text, files)
