@@ -111,7 +111,7 @@ def test_files_from_someone_not_holding_the_case_are_a_note(desk: Desk) -> None:
 
 
 def test_a_lost_answer_to_the_tweet_neither_tweets_twice_nor_uploads_twice(desk: Desk) -> None:
-    tweet_id, parent = claimed_case(desk)
+    _, parent = claimed_case(desk)
     desk.x.truncated_next("POST", r"^/2/tweets$")  # X created the tweet (with its media), half the answer arrives
     ts = share(desk, parent, "Like this.", ("light.png", PNG))
     desk.x.wait_for_posts(1)
@@ -157,3 +157,15 @@ def test_in_a_dry_run_nothing_is_fetched_or_uploaded(make_desk) -> None:
     desk.wait_for(lambda: {SENT, "x"} & set(desk.slack.reactions(parent["channel"], ts)))
     drained(desk)
     assert media_requests(desk) == [] and desk.slack.downloads == []
+
+
+def test_the_bot_token_is_never_sent_to_a_file_url_outside_slack(desk: Desk) -> None:
+    _, parent = claimed_case(desk)
+    elsewhere = {"id": "F0ELSEWHERE", "name": "x.png", "mimetype": "image/png", "size": 100, "mode": "hosted",
+                 "url_private_download": "http://127.0.0.1:9/files-pri/T1-F0ELSEWHERE/download/x.png"}
+    desk.slack.post_user_message(ANNA, parent["channel"], "look", thread_ts=parent["ts"], subtype="file_share",
+                                 files=[elsewhere])
+    desk.wait_for(lambda: notices(desk, parent, "Not tweeted"))
+    drained(desk)
+    [why] = notices(desk, parent, "Not tweeted")
+    assert "x.png is not stored in Slack" in why and desk.x.posted == [] and media_requests(desk) == []
