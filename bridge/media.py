@@ -80,6 +80,8 @@ def _one(f: dict[str, Any]) -> Attachment:
     url = f.get("url_private_download") or f.get("url_private")
     if f.get("mode") in ("external", "tombstone", "hidden_by_limit") or not url or not f.get("id"):
         raise MediaRefused(f"{name} is not a file stored in Slack that the bridge can fetch. {TAKES}.")
+    if not mimetype:  # e.g. file_access "check_file_info": Slack left the details out of the event
+        raise MediaRefused(f"Slack did not say what kind of file {name} is. Attach it again.")
     if mimetype not in KINDS:
         what = f.get("pretty_type") or f.get("filetype") or mimetype or "unknown"
         raise MediaRefused(f"{name} is a {what} file. {TAKES}.")

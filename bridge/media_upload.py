@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import redis
@@ -72,7 +73,7 @@ class ReplyMedia:
             raise Retry(uploaded.check_after, f"X is processing {attachment.name}")
         return uploaded.media_id
 
-    def _x(self, call, attachment: Attachment) -> Uploaded:
+    def _x(self, call: Callable[[], Uploaded], attachment: Attachment) -> Uploaded:
         try:
             return call()
         except RateLimited as exc:

@@ -38,6 +38,8 @@ def test_what_x_takes(files: list[dict], kinds: list[str]) -> None:
     ([slack_file("a.gif", "image/gif"), slack_file("b.gif", "image/gif")], "2 videos or GIFs"),
     ([slack_file("doc", "image/png", mode="external")], "not a file stored in Slack"),
     ([{"id": "F1", "name": "x.png", "mimetype": "image/png", "size": 1}], "not a file stored in Slack"),
+    ([{"id": "F1", "name": "x.png", "file_access": "check_file_info", "url_private": "https://files.slack.com/x"}],
+     "did not say what kind of file x.png is"),
 ])
 def test_what_x_does_not_take_is_refused_in_words(files: list[dict], reason: str) -> None:
     with pytest.raises(MediaRefused, match=reason):
