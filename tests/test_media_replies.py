@@ -156,7 +156,9 @@ def test_in_a_dry_run_nothing_is_fetched_or_uploaded(make_desk) -> None:
     ts = share(desk, parent, "Like this.", ("light.png", PNG))
     desk.wait_for(lambda: {SENT, "x"} & set(desk.slack.reactions(parent["channel"], ts)))
     drained(desk)
-    assert media_requests(desk) == [] and desk.slack.downloads == []
+    assert media_requests(desk) == [] and desk.slack.downloads == [] and desk.x.posted == []
+    [notice] = notices(desk, parent, "Dry run")
+    assert "Like this. ^AN" in notice and "With light.png attached." in notice
 
 
 def test_the_bot_token_is_never_sent_to_a_file_url_outside_slack(desk: Desk) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.media import MediaRefused, attachments, plan
-from bridge.tweet_text import EmptyReply
+from bridge.media import MediaRefused, attachments
 
 MB = 1024 * 1024
 
@@ -44,10 +43,3 @@ def test_what_x_takes(files: list[dict], kinds: list[str]) -> None:
 def test_what_x_does_not_take_is_refused_in_words(files: list[dict], reason: str) -> None:
     with pytest.raises(MediaRefused, match=reason):
         attachments(files)
-
-
-def test_a_reply_of_files_alone_is_the_signature_and_without_files_is_empty() -> None:
-    assert plan("", "^AN", "split", with_media=True) == ["^AN"]
-    assert plan("<@U0BEN00002>", "", "split", with_media=True) == [""]
-    with pytest.raises(EmptyReply):
-        plan("", "^AN", "split", with_media=False)
