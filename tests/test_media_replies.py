@@ -102,9 +102,10 @@ def test_files_x_does_not_take_are_refused_with_the_reason_and_nothing_is_tweete
     assert desk.x.posted == [] and media_requests(desk) == [] and desk.slack.downloads == []
 
 
-def test_files_from_someone_not_holding_the_case_are_a_note(desk: Desk) -> None:
+def test_files_from_someone_not_holding_the_case_or_in_a_note_are_not_tweeted(desk: Desk) -> None:
     _, parent = claimed_case(desk)
     share(desk, parent, "our internal diagram", ("diagram.png", PNG), user=BEN)
+    share(desk, parent, "note: the customer's contract", ("contract.png", PNG))
     ts = desk.reply(ANNA, parent, "We're on it.")
     sent(desk, parent, ts)
     assert [p["media_ids"] for p in desk.x.posted] == [[]] and desk.slack.downloads == []
