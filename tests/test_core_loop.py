@@ -6,7 +6,7 @@ import threading
 
 from twitter_text import parse_tweet
 
-from tests.harness import ANNA, BEN, CARL, DSL, GENERAL, MOBILE, Desk, block_text
+from tests.harness import ANNA, BEN, CARL, DSL, GENERAL, MOBILE, Desk, block_text, drained
 
 
 def test_a_customer_tweet_becomes_a_thread_and_the_claimers_reply_is_tweeted(desk: Desk) -> None:
@@ -149,6 +149,8 @@ def test_tweet_text_with_slack_markup_renders_inert(desk: Desk) -> None:
 
 def test_a_forged_or_stale_signature_gets_401_and_changes_nothing(desk: Desk) -> None:
     parent = desk.parent_of(desk.tweet("@Telekom_hilft router"))
+    # Slack shows the parent a moment before the worker records it: wait for the record and the lane.
+    drained(desk)
     event = {"type": "reaction_added", "user": ANNA, "reaction": "eyes", "item_user": "U0XDESKBOT",
              "item": {"type": "message", "channel": parent["channel"], "ts": parent["ts"]},
              "event_ts": "1700000000.000200"}
