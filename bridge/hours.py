@@ -76,17 +76,19 @@ def next_opening(hours: HoursSection, now: datetime) -> datetime | None:
 
 
 def opens_text(hours: HoursSection, opening: datetime, now: datetime) -> str:
-    """``{opens}`` of the auto-reply: "today at 08:00 CET", "tomorrow at ...", "on Monday at ..."."""
+    """``{opens}`` of the auto-reply: "tomorrow, 26 November, at 08:00 CET", "on Monday, 30 November, ...".
+
+    Always with the date: X refuses a post whose text the brand has posted before ("duplicate
+    content"), and a customer who writes on two evenings must get the auto-reply both times.
+    """
     local, today = opening.astimezone(ZoneInfo(hours.timezone)), _local(hours, now).date()
-    clock = f"{local:%H:%M} {local.tzname()}"
+    when = f"{local.day} {local:%B}, at {local:%H:%M} {local.tzname()}"
     days = (local.date() - today).days
     if days <= 0:
-        return f"today at {clock}"
+        return f"today, {when}"
     if days == 1:
-        return f"tomorrow at {clock}"
-    if days < 7:
-        return f"on {local:%A} at {clock}"
-    return f"on {local:%A}, {local.day} {local:%B} at {clock}"
+        return f"tomorrow, {when}"
+    return f"on {local:%A}, {when}"
 
 
 def after_hours(settings: Settings, now: float, answerable: bool) -> AfterHours | None:

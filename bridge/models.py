@@ -85,4 +85,5 @@ class Case:
     # False for a search hit that does not mention the brand: X refuses an app's public reply to it.
     answerable: bool = True
     tweet_count: int = 1
+    after_hours: bool = False  # came in while the desk was closed
     extra: dict[str, str] = field(default_factory=dict)

@@ -10,13 +10,15 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import redis
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
+from bridge.clock import ClockJobs, ClockLoop
 from bridge.lanes import LaneWorker
 from bridge.log import kv
 from bridge.loops import REDIS_ERRORS
@@ -42,6 +44,7 @@ LANE_THREADS = 4
 class Runtime:
     env: Environment
     settings: Settings
+    clock: Callable[[], float] = field(default=time.time)  # service hours and reminders; tests move it
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -49,7 +52,7 @@ class Runtime:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.redis)
+        return Store(self.redis, clock=self.clock)
 
     @cached_property
     def slack(self) -> SlackSide:
@@ -156,7 +159,9 @@ class Runtime:
         media = ReplyMedia(self.redis, self.store.p, XMedia(self.x), self.env, self.settings)
         replies = XReplies(self.store, self.x, self.slack, self.settings, brand.username, media)
         desk = Desk(self.store, self.settings, Roles(self.settings, self.slack, self.redis, self.store.p), self.slack)
-        handlers = {**posting.handlers(), **replies.handlers(), **SavedReplySending(posting, desk).handlers()}
+        clock = ClockJobs(self.store, self.slack, self.settings, brand, posting, replies)
+        handlers = {**posting.handlers(), **replies.handlers(), **SavedReplySending(posting, desk).handlers(),
+                    **clock.handlers()}
         threads = []
         revive = None if self.env.redis_url else (lambda: ensure_embedded(self.env.bridge_data_dir))
         pollers = [Poller("mentions", lambda since, until: self.x.mentions(brand.id, since, until), self.store,
@@ -166,6 +171,8 @@ class Runtime:
                                   self.store, self.settings, brand, answerable_by_source=False, revive=revive))
         for poller in pollers:
             threads.append(threading.Thread(target=poller.run, args=(stop,), name=f"poll-{poller.source}"))
+        threads.append(threading.Thread(target=ClockLoop(self.store, self.settings, revive).run, args=(stop,),
+                                        name="clock"))
         for i in range(LANE_THREADS):
             threads.append(threading.Thread(target=LaneWorker(self.store.outbox, handlers, revive).run, args=(stop,),
                                             name=f"lanes-{i}"))

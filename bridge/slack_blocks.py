@@ -283,6 +283,8 @@ def parent_blocks(
         )
         tail.append({"type": "section", "block_id": ids("warn"), "text": _mrkdwn(warning)})
     facts = [status_line(case, claim_emoji)]
+    if case.after_hours:
+        facts.append("\U0001f319 Came in after hours")
     if case.topic:
         facts.insert(0, "Topic: " + escape_mrkdwn(_truncate(case.topic, 200)))
     link = _tweet_link(tweet)

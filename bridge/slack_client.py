@@ -115,6 +115,9 @@ class SlackSide:
         # hash: Slack refuses the update (hash_conflict) if the view changed since we read it.
         self._call("views.update", view_id=view_id, view=view, **({"hash": hash} if hash else {}))
 
+    def permalink(self, channel: str, ts: str) -> str:
+        return str(self._call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])
+
     def join(self, channel: str) -> None:
         self._call("conversations.join", channel=channel)
 

@@ -320,6 +320,7 @@ class XReplies:
             in_reply_to = TweetId(tweet_id)
             log.info(kv("reply.tweeted", case=case.id, user=user, ts=ts, tweet=tweet_id,
                         part=f"{len(sent)}/{len(parts)}"))
+        self.store.answered(case.id, case.latest_customer_tweet)  # no waiting reminder for this tweet
         links = " ".join(f"https://x.com/{self.brand_username}/status/{t}" for t in sent)
         return Done({"tweets": sent}, [
             react_job(channel, ts, self.settings.replies.sent_emoji),

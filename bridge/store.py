@@ -10,17 +10,23 @@ Keys (all under ``xdesk:``):
 - ``tweetdata:<tweet id>`` the stored tweet; ``conv:<conversation id>`` -> case id
 - ``parent:<channel>:<ts>`` -> case id; ``cursor:<source>`` the newest tweet id stored from a source
 - ``event:<event id>`` Slack events already handled; ``msg:<channel>:<ts>`` Slack messages taken as replies
+- ``unclaimed``, ``waiting`` sorted sets of case ids by the time they wait from (for reminders);
+  ``closed`` closed periods by their end, ``closed:<period>`` its channels, ``closed:<period>:<channel>``
+  the cases that came in (for the opening summary); ``autoreplied:<period>:<user id>``
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import asdict
 from enum import StrEnum
 from typing import NamedTuple
 
 import redis
 
+from bridge.hours import AfterHours
 from bridge.models import (
     Author,
     Case,
@@ -57,6 +63,8 @@ _INGEST = """
 local p, tid, tweet_json, conv = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local channel, topic, customer, answerable = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local n_refs = tonumber(ARGV[9])
+-- After the referenced ids: the time the customer waits from, and the closed period it came in ('' open).
+local since, period, reply_key = ARGV[10 + n_refs], ARGV[11 + n_refs], ARGV[12 + n_refs]
 local existing = redis.call('GET', p..'tweet:'..tid)
 if existing then
   return {'duplicate', existing, redis.call('HGET', p..'case:'..existing, 'channel') or ''}
@@ -81,11 +89,19 @@ if case_id then
     redis.call('HSET', ck, 'status', status, 'resolved_by', '')
     outcome = 'reopened'
   end
+  redis.call('HSET', ck, 'waiting_since', since)
+  if (redis.call('HGET', ck, 'claimer') or '') ~= '' then
+    redis.call('ZADD', p..'waiting', since, case_id)
+  elseif outcome == 'reopened' then
+    redis.call('ZADD', p..'unclaimed', since, case_id)
+  end
 else
   case_id = tostring(redis.call('INCR', p..'seq:case'))
   redis.call('HSET', p..'case:'..case_id, 'channel', channel, 'topic', topic, 'first_tweet', tid,
     'latest_customer_tweet', tid, 'customer', customer, 'status', 'open', 'claimer', '',
-    'resolved_by', '', 'parent_ts', '', 'answerable', answerable, 'tweet_count', 1)
+    'resolved_by', '', 'parent_ts', '', 'answerable', answerable, 'tweet_count', 1,
+    'after_hours', period ~= '' and '1' or '0', 'waiting_since', since)
+  redis.call('ZADD', p..'unclaimed', since, case_id)
 end
 redis.call('SET', p..'tweet:'..tid, case_id)
 redis.call('SET', p..'tweetdata:'..tid, tweet_json)
@@ -105,6 +121,19 @@ if outcome == 'reopened' then
   push(post_lane, {id = 'reopened:'..tid, kind = 'reopened', case = case_id, tweet = tid})
   push('slack', {id = 'update:reopened:'..tid, kind = 'update', case = case_id})
 end
+-- A new case while the desk is closed: listed in the opening summary, and its auto-reply (at most
+-- one per customer per closed period) is queued with it.
+if outcome == 'new' and period ~= '' then
+  local listed = p..'closed:'..period
+  redis.call('RPUSH', listed..':'..channel, case_id)
+  redis.call('SADD', listed, channel)
+  redis.call('EXPIRE', listed..':'..channel, 1209600)
+  redis.call('EXPIRE', listed, 1209600)
+  redis.call('ZADD', p..'closed', since, period)
+  if reply_key ~= '' and redis.call('SET', p..reply_key, '1', 'NX', 'EX', 1209600) then
+    push('x', {id = 'autoreply:'..case_id, kind = 'auto_reply', case = case_id, period = period})
+  end
+end
 redis.call('LPUSH', p..'wake', '1')
 redis.call('LTRIM', p..'wake', 0, 63)
 return {outcome, case_id, channel}
@@ -119,6 +148,9 @@ if holder ~= '' then return holder end
 local status = redis.call('HGET', ck, 'status')
 if status ~= 'resolved' then status = 'claimed' end
 redis.call('HSET', ck, 'claimer', ARGV[1], 'status', status)
+redis.call('ZREM', KEYS[2], ARGV[2])
+local since = redis.call('HGET', ck, 'waiting_since') or ''
+if status == 'claimed' and since ~= '' then redis.call('ZADD', KEYS[3], since, ARGV[2]) end
 return ARGV[1]
 """
 
@@ -128,6 +160,8 @@ if redis.call('HGET', ck, 'claimer') ~= ARGV[1] then return 0 end
 local status = redis.call('HGET', ck, 'status')
 if status ~= 'resolved' then status = 'open' end
 redis.call('HSET', ck, 'claimer', '', 'status', status)
+redis.call('ZREM', KEYS[3], ARGV[2])
+if status ~= 'resolved' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2]) end
 return 1
 """
 
@@ -139,12 +173,29 @@ local status = redis.call('HGET', ck, 'status')
 if want == 'resolved' then
   if status == 'resolved' then return 0 end
   redis.call('HSET', ck, 'status', 'resolved', 'resolved_by', by)
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  redis.call('ZREM', KEYS[3], ARGV[3])
   return 1
 end
 if status ~= 'resolved' then return 0 end
 local claimer = redis.call('HGET', ck, 'claimer') or ''
-if claimer ~= '' then want = 'claimed' else want = 'open' end
+local since = redis.call('HGET', ck, 'waiting_since') or ''
+if claimer ~= '' then
+  want = 'claimed'
+  if since ~= '' then redis.call('ZADD', KEYS[3], since, ARGV[3]) end
+else
+  want = 'open'
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+end
 redis.call('HSET', ck, 'status', want, 'resolved_by', '')
+return 1
+"""
+
+# The brand answered the customer's latest tweet: nobody waits any more (unless they wrote again).
+_ANSWERED = """
+if redis.call('HGET', KEYS[1], 'latest_customer_tweet') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'waiting_since', '')
+redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 """
 
@@ -160,24 +211,29 @@ return 1
 
 
 class Store:
-    def __init__(self, client: redis.Redis, prefix: str = PREFIX) -> None:
+    def __init__(self, client: redis.Redis, prefix: str = PREFIX, clock: Callable[[], float] = time.time) -> None:
         self.r = client
         self.p = prefix
+        self.clock = clock  # the times cases wait from (reminders); tests move it forward
         self.outbox = Outbox(client, prefix)
         self._ingest = client.register_script(_INGEST)
         self._claim = client.register_script(_CLAIM)
         self._release = client.register_script(_RELEASE)
         self._set_status = client.register_script(_SET_STATUS)
         self._forward = client.register_script(_FORWARD)
+        self._answered = client.register_script(_ANSWERED)
 
     # -- X to Slack --------------------------------------------------------------------------
 
-    def ingest(self, tweet: Tweet, channel: ChannelId, topic: str | None, answerable: bool) -> Ingested:
+    def ingest(self, tweet: Tweet, channel: ChannelId, topic: str | None, answerable: bool,
+               closed: AfterHours | None = None) -> Ingested:
         """Store a customer tweet in its case and queue what Slack must show, in one atomic step.
 
         Joins the case of a tweet it replies to or quotes, else of its conversation, else opens a
-        case in ``channel``. A tweet stored before is a duplicate and changes nothing.
+        case in ``channel``. A tweet stored before is a duplicate and changes nothing. ``closed``:
+        the desk is closed; the customer waits from the opening, and a new case is marked after hours.
         """
+        reply_key = f"autoreplied:{closed.period}:{tweet.author.id}" if closed and closed.auto_reply else ""
         args = [
             self.p,
             tweet.id,
@@ -189,6 +245,9 @@ class Store:
             "1" if answerable else "0",
             len(tweet.referenced),
             *tweet.referenced,
+            repr(closed.opens_at if closed else self.clock()),
+            closed.period if closed else "",
+            reply_key,
         ]
         outcome, case_id, case_channel = self._ingest(args=args)
         return Ingested(Outcome(outcome), CaseId(case_id), ChannelId(case_channel))
@@ -243,17 +302,28 @@ class Store:
 
     def claim(self, case_id: CaseId, user: SlackUserId) -> SlackUserId | None:
         """Claim the case for ``user`` if nobody holds it; returns whoever holds it afterwards."""
-        holder = self._claim(keys=[f"{self.p}case:{case_id}"], args=[user])
+        holder = self._claim(keys=[f"{self.p}case:{case_id}", *self._waits], args=[user, case_id])
         return SlackUserId(holder) if holder else None
 
     def release(self, case_id: CaseId, user: SlackUserId) -> bool:
-        return bool(self._release(keys=[f"{self.p}case:{case_id}"], args=[user]))
+        return bool(self._release(keys=[f"{self.p}case:{case_id}", *self._waits],
+                                  args=[user, case_id, repr(self.clock())]))
 
     def resolve(self, case_id: CaseId, user: SlackUserId) -> bool:
-        return bool(self._set_status(keys=[f"{self.p}case:{case_id}"], args=["resolved", user]))
+        return bool(self._set_status(keys=[f"{self.p}case:{case_id}", *self._waits],
+                                     args=["resolved", user, case_id, repr(self.clock())]))
 
     def unresolve(self, case_id: CaseId) -> bool:
-        return bool(self._set_status(keys=[f"{self.p}case:{case_id}"], args=["open", ""]))
+        return bool(self._set_status(keys=[f"{self.p}case:{case_id}", *self._waits],
+                                     args=["open", "", case_id, repr(self.clock())]))
+
+    @property
+    def _waits(self) -> tuple[str, str]:
+        return f"{self.p}unclaimed", f"{self.p}waiting"
+
+    def answered(self, case_id: CaseId, customer_tweet: TweetId) -> None:
+        """The brand replied to ``customer_tweet``: its customer no longer waits, if it is still the latest."""
+        self._answered(keys=[f"{self.p}case:{case_id}", f"{self.p}waiting"], args=[case_id, customer_tweet])
 
     # -- Slack dedupe ------------------------------------------------------------------------
 
@@ -313,4 +383,5 @@ def case_from_hash(case_id: CaseId, h: dict[str, str]) -> Case:
         parent_ts=SlackTs(h["parent_ts"]) if h.get("parent_ts") else None,
         answerable=h.get("answerable", "1") == "1",
         tweet_count=int(h.get("tweet_count", 1)),
+        after_hours=h.get("after_hours") == "1",
     )

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from bridge import crash
+from bridge.hours import after_hours
 from bridge.lanes import Attempts, Done, PermanentFailure, Retry
 from bridge.log import kv
 from bridge.loops import run_loop
@@ -106,7 +107,8 @@ class Poller:
                 continue
             topic, channel = route(tweet, self.settings.topics, self.settings.slack.default_channel)
             answerable = self.answerable_by_source or is_answerable(tweet, self.brand.username)
-            result = self.store.ingest(tweet, channel, topic, answerable)
+            closed = after_hours(self.settings, self.store.clock(), answerable)
+            result = self.store.ingest(tweet, channel, topic, answerable, closed)
             if result.outcome is not Outcome.DUPLICATE:
                 stored += 1
                 log.info(kv("case." + result.outcome.value, case=result.case_id, tweet=tweet.id,

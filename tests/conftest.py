@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -64,7 +64,8 @@ def make_desk(x_emu: XEmulator, slack_emu: SlackEmulator, redis_url: str, tmp_pa
     """Start the bridge with the test's settings (``extra`` TOML appended to the base)."""
     desks: list[harness.Desk] = []
 
-    def make(extra: str = "", text: str = harness.BASE_SETTINGS, app_token: bool = False) -> harness.Desk:
+    def make(extra: str = "", text: str = harness.BASE_SETTINGS, app_token: bool = False,
+             clock: Callable[[], float] | None = None) -> harness.Desk:
         path = harness.write_settings(tmp_path / "settings.toml", text, extra)
         monkeypatch.setenv("BRIDGE_SETTINGS", str(path))
         from bridge.settings import load
@@ -72,7 +73,7 @@ def make_desk(x_emu: XEmulator, slack_emu: SlackEmulator, redis_url: str, tmp_pa
         env = harness.environment(x_emu, slack_emu, redis_url)
         if app_token:
             env["SLACK_APP_TOKEN"] = harness.APP_TOKEN
-        desk = harness.Desk(x_emu, slack_emu, env, load())
+        desk = harness.Desk(x_emu, slack_emu, env, load(), clock)
         desks.append(desk)
         return desk
 

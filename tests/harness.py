@@ -115,11 +115,14 @@ def claimed_case(desk: Desk, text: str = "@Telekom_hilft my router is dead") -> 
 class Desk:
     """A running bridge plus the emulators around it, with the moves a customer and agents make."""
 
-    def __init__(self, x: XEmulator, slack: SlackEmulator, env: dict[str, str], settings: Settings) -> None:
+    def __init__(self, x: XEmulator, slack: SlackEmulator, env: dict[str, str], settings: Settings,
+                 clock: Callable[[], float] | None = None) -> None:
         self.x = x
         self.slack = slack
         self.settings = settings
         self.rt = Runtime(Environment.from_environ(env), settings)
+        if clock is not None:
+            self.rt.clock = clock
         self.stop = threading.Event()
         self.port, self.threads = start_all(self.rt, self.stop)
         slack.events_url = f"http://127.0.0.1:{self.port}/slack/events"

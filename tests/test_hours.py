@@ -67,10 +67,10 @@ def test_next_opening(hours: HoursSection, now: datetime, expected: datetime | N
 
 
 @pytest.mark.parametrize(("now", "expected"), [
-    (berlin(2026, 11, 23, 6, 0), "today at 08:00 CET"),
-    (berlin(2026, 11, 23, 21, 0), "tomorrow at 08:00 CET"),
-    (berlin(2026, 11, 27, 21, 0), "on Monday at 08:00 CET"),
-    (berlin(2026, 3, 28, 21, 0), "on Monday at 08:00 CEST"),  # the opening after the spring change
+    (berlin(2026, 11, 23, 6, 0), "today, 23 November, at 08:00 CET"),
+    (berlin(2026, 11, 23, 21, 0), "tomorrow, 24 November, at 08:00 CET"),
+    (berlin(2026, 11, 27, 21, 0), "on Monday, 30 November, at 08:00 CET"),
+    (berlin(2026, 3, 28, 21, 0), "on Monday, 30 March, at 08:00 CEST"),  # the opening after the spring change
 ])
 def test_opens_text(now: datetime, expected: str) -> None:
     opening = next_opening(WEEKDAYS_8_20, now)
@@ -78,13 +78,13 @@ def test_opens_text(now: datetime, expected: str) -> None:
     assert opens_text(WEEKDAYS_8_20, opening, now) == expected
 
 
-def test_opens_text_a_week_or_more_ahead_names_the_date() -> None:
+def test_opens_text_a_week_or_more_ahead() -> None:
     hours = HoursSection(timezone="UTC", monday=["08:00-20:00"], tuesday=[], wednesday=[], thursday=[],
                          friday=[], holidays=[date(2026, 11, 30)])
     now = datetime(2026, 11, 23, 21, 0, tzinfo=UTC)
     opening = next_opening(hours, now)
     assert opening == datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
-    assert opens_text(hours, opening, now) == "on Monday, 7 December at 08:00 UTC"
+    assert opens_text(hours, opening, now) == "on Monday, 7 December, at 08:00 UTC"
 
 
 def _settings(**hours: object) -> Settings:
