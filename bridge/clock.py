@@ -235,7 +235,7 @@ class ClockJobs:
                 or case.latest_customer_tweet != TweetId(job["tweet"])):
             return Done({"skipped": "answered, released or resolved"})
         after = _minutes(self.settings.reminders.waiting_after)
-        text = (f"<@{case.claimer}> @{escape_mrkdwn(case.customer.username)} has waited more than {after} "
+        text = (f"<@{case.claimer}> {escape_mrkdwn('@' + case.customer.username)} has waited more than {after} "
                 "for an answer to their latest post.")
         log.info(kv("reminder.waiting", case=case.id, claimer=case.claimer, tweet=job["tweet"]))
         return self.posting._notice(job, case, text)
