@@ -135,6 +135,27 @@ def test_url_verification_commands_and_interactivity_over_http(
     assert payload["type"] == "block_actions" and payload["team"]["id"] == "T0XDESK01"
 
 
+def test_clicking_a_button_of_an_ephemeral_sends_block_actions(emu: SlackEmulator, app_server: Recorder) -> None:
+    client = WebClient(token=emu.bot_token, base_url=emu.url)
+    parent = client.chat_postMessage(channel=GENERAL, text="case")["ts"]
+    button = {"type": "button", "action_id": "resend", "value": "v1", "text": {"type": "plain_text", "text": "Go"}}
+    shown = client.chat_postEphemeral(channel=GENERAL, user=ANNA, text="offer", thread_ts=parent, blocks=[
+        {"type": "actions", "block_id": "b1", "elements": [button]}])["message_ts"]
+    assert emu.click(ANNA, GENERAL, shown, "resend")[0] == 200
+    payload = json.loads(parse_qs(app_server.requests[-1][1].decode())["payload"][0])
+    # https://docs.slack.dev/reference/interaction-payloads/block_actions-payload
+    assert payload["type"] == "block_actions" and payload["user"]["id"] == ANNA
+    assert payload["container"] == {"type": "message", "message_ts": shown, "channel_id": GENERAL,
+                                    "is_ephemeral": True, "thread_ts": parent}
+    assert "message" not in payload and payload["channel"]["id"] == GENERAL
+    [action] = payload["actions"]
+    assert (action["action_id"], action["block_id"], action["value"], action["type"]) == ("resend", "b1", "v1",
+                                                                                           "button")
+    assert payload["response_url"].startswith(emu.base) and payload["trigger_id"]
+    with pytest.raises(Exception, match="action_not_found"):
+        emu.click(ANNA, GENERAL, shown, "nothing_there")
+
+
 def test_async_delivery_is_recorded_when_answered(emu: SlackEmulator, app_server: Recorder) -> None:
     emu.events_url = app_server.url
     assert emu.deliver(REACTION, deliver_async=True) == []

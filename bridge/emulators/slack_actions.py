@@ -137,6 +137,48 @@ class UserActions:
         )
         return delivery.statuses[0], delivery.responses[0]
 
+    def click(self, user: str, channel: str, message_ts: str, action_id: str) -> tuple[int, str]:
+        """``user`` clicks the button ``action_id`` of a message or of an ephemeral shown to them.
+
+        The ``block_actions`` payload as Slack sends it:
+        https://docs.slack.dev/reference/interaction-payloads/block_actions-payload (an ephemeral
+        message's payload has ``container.is_ephemeral`` and no ``message``).
+        """
+        with self._cond:
+            target = self._ws.channel(channel)
+            self._known_user(user)
+            shown = [e for e in self._ws.ephemerals
+                     if e["channel"] == target.id and e["message_ts"] == message_ts and e["user"] == user]
+            message = None if shown else self._ws.find(target.id, message_ts)
+            blocks = (shown[0]["blocks"] if shown else message.get("blocks")) or []  # type: ignore[union-attr]
+            found = [(block.get("block_id", ""), element) for block in blocks if block.get("type") == "actions"
+                     for element in block.get("elements", []) if element.get("action_id") == action_id]
+            if not found:
+                raise ApiError("action_not_found")  # the emulator's own: a test clicked what is not there
+            block_id, element = found[0]
+            container: dict[str, Any] = {"type": "message", "message_ts": message_ts, "channel_id": target.id,
+                                         "is_ephemeral": bool(shown)}
+            thread_ts = shown[0]["thread_ts"] if shown else message.get("thread_ts")  # type: ignore[union-attr]
+            if thread_ts:
+                container["thread_ts"] = thread_ts
+            payload: dict[str, Any] = {
+                "type": "block_actions",
+                "user": {"id": user, "username": self._ws.users[user].get("name", user),
+                         "name": self._ws.users[user].get("name", user), "team_id": self._ws.team_id},
+                "container": container,
+                "enterprise": None,
+                "is_enterprise_install": False,
+                "channel": {"id": target.id, "name": target.name},
+                "state": {"values": {}},
+                "actions": [{"action_id": action_id, "block_id": block_id, "text": element.get("text"),
+                             "value": element.get("value", ""), "type": element.get("type", "button"),
+                             "action_ts": self._ws.next_ts(),
+                             **({"style": element["style"]} if element.get("style") else {})}],
+            }
+            if message is not None:
+                payload["message"] = copy.deepcopy(message)
+        return self.interact(payload)
+
     # --- what users do ------------------------------------------------------------------------------
 
     def post_user_message(

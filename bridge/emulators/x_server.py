@@ -155,6 +155,11 @@ class XEmulator:
             self._world.tweets[tweet_id].deleted = True
             self._cond.notify_all()
 
+    def is_live(self, tweet_id: str) -> bool:
+        """Whether X still shows the tweet (neither deleted by its author nor by the brand's app)."""
+        with self._cond:
+            return self._world.live(tweet_id) is not None
+
     @property
     def posted(self) -> list[dict[str, Any]]:
         """Tweets created with ``POST /2/tweets``, oldest first: id, text, in_reply_to_tweet_id,
