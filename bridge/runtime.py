@@ -19,6 +19,8 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
 from bridge.clock import ClockJobs, ClockLoop
+from bridge.customer_gone import DeletionWatch
+from bridge.edits import EditJobs
 from bridge.lanes import LaneWorker
 from bridge.log import kv
 from bridge.loops import REDIS_ERRORS
@@ -161,7 +163,8 @@ class Runtime:
         desk = Desk(self.store, self.settings, Roles(self.settings, self.slack, self.redis, self.store.p), self.slack)
         clock = ClockJobs(self.store, self.slack, self.settings, brand, posting, replies)
         handlers = {**posting.handlers(), **replies.handlers(), **SavedReplySending(posting, desk).handlers(),
-                    **clock.handlers()}
+                    **clock.handlers(),
+                    **EditJobs(self.store, self.x, self.settings, brand.username).handlers()}
         threads = []
         revive = None if self.env.redis_url else (lambda: ensure_embedded(self.env.bridge_data_dir))
         pollers = [Poller("mentions", lambda since, until: self.x.mentions(brand.id, since, until), self.store,
@@ -173,6 +176,8 @@ class Runtime:
             threads.append(threading.Thread(target=poller.run, args=(stop,), name=f"poll-{poller.source}"))
         threads.append(threading.Thread(target=ClockLoop(self.store, self.settings, revive).run, args=(stop,),
                                         name="clock"))
+        watch = DeletionWatch(self.store, self.x, revive=revive)
+        threads.append(threading.Thread(target=watch.run, args=(stop,), name="deletions"))
         for i in range(LANE_THREADS):
             threads.append(threading.Thread(target=LaneWorker(self.store.outbox, handlers, revive).run, args=(stop,),
                                             name=f"lanes-{i}"))

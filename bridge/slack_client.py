@@ -95,8 +95,11 @@ class SlackSide:
     def update(self, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
         self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
 
-    def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
+    def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None,
+                  blocks: list[dict] | None = None) -> None:
         params: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        if blocks:
+            params["blocks"] = blocks
         if thread_ts:
             params["thread_ts"] = thread_ts
         self._call("chat.postEphemeral", **params)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 import redis
 
 from bridge import crash, dry_run, privacy
+from bridge.customer_gone import mark_gone
+from bridge.edits import cancelled
 from bridge.lanes import Attempts, Done, Retry
 from bridge.log import kv
 from bridge.media import MediaRefused, attachments, describe
@@ -26,7 +28,7 @@ from bridge.slack_blocks import escape_mrkdwn
 from bridge.slack_client import SlackError, SlackSide
 from bridge.store import EVENT_TTL, Store
 from bridge.tweet_text import EmptyReply, ReplyTooLong, is_note, plan_reply
-from bridge.x_client import RateLimited, XClient, XError, XUnavailable, backoff
+from bridge.x_client import RateLimited, TweetGone, XClient, XError, XUnavailable, backoff
 from bridge.x_to_slack import job_error
 
 log = logging.getLogger(__name__)
@@ -300,6 +302,8 @@ class XReplies:
         in_reply_to = TweetId(sent[-1]) if sent else case.latest_customer_tweet
         for index in range(len(sent), len(parts)):
             part = parts[index]
+            if cancelled(self.store, job, index):  # deleted in Slack: its unsend job tells the thread
+                return Done({"cancelled": True, "tweets": sent})
             try:
                 tweet_id = self._tweet_once(job, index, part, in_reply_to, media_ids if index == 0 else [])
             except RateLimited as exc:
@@ -310,6 +314,8 @@ class XReplies:
                 if exc.retryable:
                     raise Retry(backoff(1, 5), exc.reason) from None
                 log.warning(kv("reply.failed", case=case.id, ts=ts, reason=exc.reason, parts_sent=len(sent)))
+                if isinstance(exc, TweetGone) and not sent:
+                    mark_gone(self.store, case.id, in_reply_to)
                 return self._failed(case, job, exc.reason, sent)
             with self.store.r.pipeline(transaction=True) as pipe:
                 pipe.rpush(progress, tweet_id)
@@ -373,12 +379,14 @@ class XReplies:
         try:
             self.slack.react(job["channel"], job["ts"], job["name"])
         except SlackError as exc:
+            if exc.error == "message_not_found":
+                return Done({"skipped": exc.error})  # deleted in Slack meanwhile (bridge/edits.py)
             raise job_error(exc) from None
         return Done(True)
 
     def ephemeral(self, job: dict) -> Done:
         try:
-            self.slack.ephemeral(job["channel"], job["user"], job["text"], job.get("thread_ts"))
+            self.slack.ephemeral(job["channel"], job["user"], job["text"], job.get("thread_ts"), job.get("blocks"))
         except SlackError as exc:
             if exc.error in ("user_not_in_channel", "channel_not_found"):
                 return Done({"skipped": exc.error})  # nobody left to tell

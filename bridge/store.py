@@ -384,4 +384,9 @@ def case_from_hash(case_id: CaseId, h: dict[str, str]) -> Case:
         answerable=h.get("answerable", "1") == "1",
         tweet_count=int(h.get("tweet_count", 1)),
         after_hours=h.get("after_hours") == "1",
+        extra={k: v for k, v in h.items() if k not in _CASE_FIELDS},  # fields the features add
     )
+
+
+_CASE_FIELDS = {"channel", "topic", "first_tweet", "latest_customer_tweet", "customer", "status", "claimer",
+                "resolved_by", "parent_ts", "answerable", "tweet_count", "after_hours"}

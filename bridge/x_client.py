@@ -233,6 +233,25 @@ class XClient:
         with contextlib.suppress(TweetGone):  # already gone: what deleting wanted
             self._call("DELETE /2/tweets/:id", self._client.delete_tweet, tweet_id, user_auth=True)
 
+    def gone(self, ids: list[TweetId]) -> dict[TweetId, str]:
+        """Of ``ids`` (at most 100), those X no longer shows: id -> "deleted" or "not visible".
+
+        X sends no event when a customer deletes a tweet; a lookup answers a missing id with a partial
+        error in ``errors`` (resource-not-found, or not-authorized-for-resource for a protected one):
+        https://docs.x.com/x-api/fundamentals/response-codes-and-errors#partial-errors
+        """
+        response = self._call("GET /2/tweets", self._client.get_tweets, ids, user_auth=True)
+        body = _json(response, "GET /2/tweets")
+        found: dict[TweetId, str] = {}
+        for error in body.get("errors") or []:
+            kind = str(error.get("type", "")) if isinstance(error, dict) else ""
+            tweet_id = error.get("resource_id") or error.get("value") if kind else None
+            if tweet_id in ids and kind.endswith("/resource-not-found"):
+                found[TweetId(tweet_id)] = "deleted"
+            elif tweet_id in ids and kind.endswith("/not-authorized-for-resource"):
+                found[TweetId(tweet_id)] = "not visible"
+        return found
+
     def _timeline(self, endpoint: str, page: Callable[[str | None], requests.Response]) -> Fetch:
         """Every page newer than since_id (X sends newest first), at most ``max_pages`` of them."""
         found: dict[str, Tweet] = {}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from bridge.edits import Edits
 from bridge.slack_to_x import Desk
-from handlers import commands, fallback, messages, reactions, saved_replies
+from handlers import commands, edits, fallback, messages, reactions, saved_replies
 
 
 def register_all(app: App, desk: Desk) -> None:
     reactions.register(app, desk)
+    edits.register(app, Edits(desk))  # before messages: its listener takes every message event
     messages.register(app, desk)
     commands.register(app, desk)
     saved_replies.register(app, desk)

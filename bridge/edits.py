@@ -1,0 +1,286 @@
+"""Slack to X: what an agent's edit or deletion of a thread reply does to its tweet.
+
+X has no editing for an app's tweets, and Slack tells the app about edits and deletions only after
+the fact (``message_changed`` / ``message_deleted``, https://api.slack.com/events/message/message_changed).
+So:
+
+- An edit of a reply that was tweeted: the author is told, ephemerally, that the tweet stays as
+  first written, with a button that deletes the tweet (every part of a split reply) and tweets the
+  edited text as a new reply. An edit of a reply still queued: the author is told it goes out as
+  first written. An edit of a note, or of a reply X refused: nothing / a hint to write a new message.
+- A deletion of a tweeted reply: with ``[replies] delete_on_slack_delete`` its tweets are deleted on
+  X (``DELETE /2/tweets/:id``), else the thread says they stay. A reply deleted while still queued is
+  cancelled before it is tweeted; parts tweeted before the cancel landed are deleted like any other.
+
+Which job tweeted a Slack message is kept under ``replyjob:<channel>:<ts>`` once the text was
+replaced (``reply:<channel>:<ts>`` before that); the job records its tweets under ``parts:<job id>``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import redis
+
+from bridge.lanes import Done, Retry
+from bridge.log import kv
+from bridge.models import Case
+from bridge.settings import Settings
+from bridge.store import EVENT_TTL, Store
+from bridge.x_client import RateLimited, XClient, XError, backoff
+
+if TYPE_CHECKING:  # slack_to_x asks this module whether a reply was cancelled
+    from bridge.slack_to_x import Desk
+
+log = logging.getLogger(__name__)
+
+RESEND_ACTION = "xdesk_edit_resend"  # the button's action_id
+KEEP = 14 * 24 * 3600  # as long as a reply job's record of its tweets
+
+
+class Sent(StrEnum):
+    NONE = "none"  # never a reply job: a note, an unclaimed case, a refused text
+    QUEUED = "queued"  # the job has not finished
+    TWEETED = "tweeted"  # done, at least one part is on X
+    FAILED = "failed"  # done, nothing on X
+
+
+def ephemeral_blocks_job(channel: str, user: str, text: str, thread_ts: str, blocks: list[dict]) -> tuple[str, dict]:
+    return "slack", {"id": f"ephemeral:{uuid.uuid4().hex}", "kind": "ephemeral", "channel": channel, "user": user,
+                     "text": text, "thread_ts": thread_ts, "blocks": blocks}
+
+
+class Edits:
+    """Decides, from Slack's edit, delete and button events, what happens on X; only queues jobs."""
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+        self.store: Store = desk.store
+        self.settings: Settings = desk.settings
+        self.p = desk.store.p
+
+    # -- what the bridge knows of a Slack message ------------------------------------------------
+
+    def job_of(self, channel: str, ts: str) -> str:
+        return self.store.r.get(f"{self.p}replyjob:{channel}:{ts}") or f"reply:{channel}:{ts}"
+
+    def sent(self, job_id: str) -> tuple[Sent, list[str]]:
+        parts: list[str] = self.store.r.lrange(f"{self.p}parts:{job_id}", 0, -1)
+        done = self.store.outbox.done(job_id)
+        if done is None:
+            queued = parts or any(json.loads(raw).get("id") == job_id
+                                  for raw in self.store.r.lrange(f"{self.p}lane:x", 0, -1))
+            return (Sent.QUEUED if queued else Sent.NONE), parts
+        tweets = list(done.get("tweets") or parts) if isinstance(done, dict) else parts
+        return (Sent.TWEETED if tweets else Sent.FAILED), tweets
+
+    def _links(self, tweets: list[str]) -> str:
+        brand = self.store.r.hget("xdesk:brand", "username") or "i"  # x.com/i/status/<id> works for any
+        return " ".join(f"https://x.com/{brand}/status/{t}" for t in tweets)
+
+    def _once(self, key: str, jobs: list[tuple[str, dict]], also: Callable[[redis.client.Pipeline], None] | None = None,
+              ) -> bool:
+        """Queue ``jobs`` unless ``key`` was taken before (Slack retries, double clicks, twins)."""
+        key = f"{self.p}{key}"
+        with self.store.r.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(key)
+                if pipe.exists(key):
+                    return False
+                pipe.multi()
+                pipe.set(key, 1, ex=EVENT_TTL)
+                if also:
+                    also(pipe)
+                for lane, job in jobs:
+                    self.store.outbox.push(lane, job, pipe=pipe)
+                pipe.execute()
+            except redis.WatchError:
+                return False
+        return True
+
+    # -- an agent edits a thread message ---------------------------------------------------------
+
+    def changed(self, user: str, channel: str, ts: str, thread_ts: str, before: str, after: str, edit_ts: str,
+                ) -> None:
+        if before == after:
+            return  # an unfurl or an attachment change, not an edit of the words
+        case = self.desk._case_at(channel, thread_ts)
+        if case is None:
+            return
+        job_id = self.job_of(channel, ts)
+        state, tweets = self.sent(job_id)
+        if state is Sent.NONE:
+            log.info(kv("edit.ignored", case=case.id, ts=ts, why="not a reply"))
+            return  # a note stays a note: edits never tweet on their own
+        if state is Sent.QUEUED:
+            text = ("Your reply is still on its way to X and goes out as you first wrote it: an edit in Slack "
+                    "doesn't change it. Once it's tweeted, edit it again to replace the tweet.")
+            jobs = [("slack", {"id": f"ephemeral:{uuid.uuid4().hex}", "kind": "ephemeral", "channel": channel,
+                               "user": user, "text": text, "thread_ts": thread_ts})]
+        elif state is Sent.FAILED:
+            text = "This reply wasn't tweeted, so neither is the edit. Write the new text as a new message."
+            jobs = [("slack", {"id": f"ephemeral:{uuid.uuid4().hex}", "kind": "ephemeral", "channel": channel,
+                               "user": user, "text": text, "thread_ts": thread_ts})]
+        else:
+            jobs = [self._offer(user, channel, ts, thread_ts, job_id, tweets)]
+        text_key = f"{self.p}edit:{channel}:{ts}"
+
+        def remember(pipe: redis.client.Pipeline) -> None:
+            # The newest text wins: a click on an older offer sends what Slack shows now.
+            pipe.hset(text_key, mapping={"text": after, "user": user, "thread_ts": thread_ts})
+            pipe.expire(text_key, KEEP)
+
+        if self._once(f"edited:{channel}:{ts}:{edit_ts}", jobs, remember):
+            log.info(kv("edit.told", case=case.id, user=user, ts=ts, state=state.value))
+
+    def _offer(self, user: str, channel: str, ts: str, thread_ts: str, job_id: str, tweets: list[str],
+               ) -> tuple[str, dict]:
+        text = (f"A tweet can't be edited: your reply was tweeted as you first wrote it ({self._links(tweets)}). "
+                "Delete that tweet on X and tweet the new text instead?")
+        button = {"type": "button", "action_id": RESEND_ACTION, "style": "danger",
+                  "text": {"type": "plain_text", "text": "Delete the tweet and send the new text"},
+                  "value": json.dumps({"channel": channel, "ts": ts, "job": job_id})}
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}},
+                  {"type": "actions", "block_id": "xdesk_edit", "elements": [button]}]
+        return ephemeral_blocks_job(channel, user, text, thread_ts, blocks)
+
+    def resend(self, user: str, value: str) -> None:
+        """The author clicked "Delete the tweet and send the new text"."""
+        try:
+            ref = json.loads(value)
+            channel, ts, old_job = str(ref["channel"]), str(ref["ts"]), str(ref["job"])
+        except (ValueError, KeyError, TypeError):
+            log.warning(kv("edit.bad_button", value=value[:200]))
+            return
+        edit = self.store.r.hgetall(f"{self.p}edit:{channel}:{ts}")
+        if not edit:
+            return
+        thread_ts = edit["thread_ts"]
+        case = self.desk._case_at(channel, thread_ts)
+        if case is None:
+            return
+        if user != edit["user"] or case.claimer != user:
+            why = ("only the reply's author can replace its tweet" if user != edit["user"] else
+                   "you no longer hold this case. Claim it again to replace the tweet")
+            self.desk._push(("slack", {"id": f"ephemeral:{uuid.uuid4().hex}", "kind": "ephemeral", "channel": channel,
+                                       "user": user, "text": f"Nothing changed: {why}.", "thread_ts": thread_ts}))
+            return
+        new_job = f"reply:{channel}:{ts}:{uuid.uuid4().hex[:8]}"
+        unsend = {"id": f"unsend:{old_job}", "kind": "unsend", "case": case.id, "reply_job": old_job, "user": user,
+                  "why": "edit", "delete": True}
+        reply = {"id": new_job, "kind": "reply", "case": case.id, "channel": channel, "ts": ts, "user": user,
+                 "text": edit["text"]}
+        if self._switch(channel, ts, old_job, new_job, [("x", unsend), ("x", reply)]):
+            log.info(kv("edit.resend", case=case.id, user=user, ts=ts, old=old_job, new=new_job))
+        else:
+            log.info(kv("edit.resend_duplicate", case=case.id, user=user, ts=ts, old=old_job))
+
+    def _switch(self, channel: str, ts: str, old_job: str, new_job: str, jobs: list[tuple[str, dict]]) -> bool:
+        """Make ``new_job`` the message's reply if ``old_job`` still is, with its jobs: exactly once."""
+        key = f"{self.p}replyjob:{channel}:{ts}"
+        with self.store.r.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(key)
+                if (pipe.get(key) or f"reply:{channel}:{ts}") != old_job:
+                    return False
+                pipe.multi()
+                pipe.set(key, new_job, ex=KEEP)
+                for lane, job in jobs:
+                    self.store.outbox.push(lane, job, pipe=pipe)
+                pipe.execute()
+            except redis.WatchError:
+                return False
+        return True
+
+    # -- an agent deletes a thread message -------------------------------------------------------
+
+    def deleted(self, author: str, channel: str, ts: str, thread_ts: str) -> None:
+        case = self.desk._case_at(channel, thread_ts)
+        if case is None:
+            return
+        job_id = self.job_of(channel, ts)
+        state, _ = self.sent(job_id)
+        if state in (Sent.NONE, Sent.FAILED):
+            return
+        delete = self.settings.replies.delete_on_slack_delete
+        unsend = {"id": f"unsend:{job_id}", "kind": "unsend", "case": case.id, "reply_job": job_id, "user": author,
+                  "why": "slack_delete", "delete": delete}
+
+        def cancel(pipe: redis.client.Pipeline) -> None:
+            if delete and state is Sent.QUEUED:
+                # The reply job checks this before each part: a reply not yet tweeted is never tweeted.
+                pipe.set(f"{self.p}cancel:{job_id}", 1, ex=KEEP)
+
+        if self._once(f"unsend:{job_id}", [("x", unsend)], cancel):
+            log.info(kv("reply.deleted_in_slack", case=case.id, user=author, ts=ts, state=state.value, delete=delete))
+
+
+def cancelled(store: Store, job: dict, index: int) -> bool:
+    """The reply was deleted in Slack before part ``index`` went out, and no attempt of it may have landed."""
+    p = store.p
+    return bool(store.r.exists(f"{p}cancel:{job['id']}")) and not store.r.exists(f"{p}attempt:{job['id']}:{index}")
+
+
+class EditJobs:
+    """The ``unsend`` job: delete a reply's tweets on X (or say they stay), then tell the thread."""
+
+    def __init__(self, store: Store, x: XClient, settings: Settings, brand_username: str) -> None:
+        self.store = store
+        self.x = x
+        self.settings = settings
+        self.brand_username = brand_username
+
+    def handlers(self) -> dict[str, Callable]:
+        return {"unsend": self.unsend}
+
+    def unsend(self, job: dict) -> Done:
+        case = self.store.case(job["case"])
+        if case is None:
+            return Done({"skipped": "case gone"})
+        tweets: list[str] = self.store.r.lrange(f"{self.store.p}parts:{job['reply_job']}", 0, -1)
+        links = " ".join(f"https://x.com/{self.brand_username}/status/{t}" for t in tweets)
+        who = f"<@{job['user']}>"
+        if job["why"] == "edit":
+            did = f"{who} edited their reply, and a tweet can't be edited"
+            after = " The new text is tweeted as a new reply."
+        else:
+            did = f"{who} deleted their reply in Slack"
+            after = ""
+        if not tweets:
+            return self._tell(case, job, f"{did} before it was tweeted, so nothing was tweeted.", [])
+        if not job["delete"]:
+            return self._tell(case, job, f"{did}; its tweet stays on X ([replies] delete_on_slack_delete is off): "
+                                         f"{links}", tweets)
+        if self.settings.x.dry_run:
+            return self._tell(case, job, f"{did}. Dry run: its tweet would have been deleted on X: {links}", tweets)
+        gone_key = f"{self.store.p}unsent:{job['reply_job']}"
+        for tweet_id in tweets:
+            if self.store.r.sismember(gone_key, tweet_id):
+                continue  # deleted by an earlier attempt of this job
+            try:
+                self.x.delete_tweet(tweet_id)  # an already deleted tweet counts as deleted
+            except RateLimited as exc:
+                wait = max(1.0, exc.reset_at - time.time()) if exc.reset_at else backoff(2, 15)
+                raise Retry(wait, exc.reason) from None
+            except XError as exc:
+                if exc.retryable:
+                    raise Retry(backoff(1, 5), exc.reason) from None
+                log.warning(kv("reply.delete_failed", case=case.id, tweet=tweet_id, reason=exc.reason))
+                return self._tell(case, job, f"{did}, but its tweet could not be deleted on X: {exc.reason}. "
+                                             f"Delete it in the X app: {links}", tweets)
+            with self.store.r.pipeline(transaction=True) as pipe:
+                pipe.sadd(gone_key, tweet_id)
+                pipe.expire(gone_key, KEEP)
+                pipe.execute()
+            log.info(kv("reply.tweet_deleted", case=case.id, tweet=tweet_id, why=job["why"]))
+        return self._tell(case, job, f"{did}, so its tweet was deleted on X: {links}.{after}", tweets)
+
+    def _tell(self, case: Case, job: dict, text: str, tweets: list[str]) -> Done:
+        notice = {"id": f"notice:{job['id']}", "kind": "notice", "case": case.id, "text": text}
+        return Done({"tweets": tweets, "delete": job["delete"]}, [(f"post:{case.channel}", notice)])
