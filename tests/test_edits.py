@@ -1,0 +1,204 @@
+"""Edits and deletes: a tweeted reply edited or deleted in Slack, and a customer deleting their tweet."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge import customer_gone
+from bridge.edits import RESEND_ACTION
+from tests.harness import ANNA, Desk, claimed_case, drained, notices, said
+
+LONG = ("Thanks for your patience! We checked the line from our side and see no fault at the exchange, "
+        "so the next step is a test of your router. Please restart it, wait five minutes and then look "
+        "at the DSL light: if it blinks, the sync fails. Send us a DM with your customer number and the "
+        "colour of the light, and we will book a technician for you this week if it is still down.")
+
+
+def tweeted(desk: Desk, parent: dict, text: str) -> tuple[str, list[dict]]:
+    """ANNA replies ``text``; returns its Slack ts and its tweets once the thread shows them."""
+    before = len(desk.x.posted)
+    ts = desk.reply(ANNA, parent, text)
+    desk.wait_for(lambda: "outbox_tray" in desk.slack.reactions(parent["channel"], ts))
+    drained(desk)
+    return ts, desk.x.posted[before:]
+
+
+def offers(desk: Desk, user: str = ANNA) -> list[dict]:
+    """Ephemerals shown to ``user`` that carry the resend button."""
+    return [e for e in desk.slack.ephemerals if e["user"] == user and RESEND_ACTION in str(e.get("blocks"))]
+
+
+def deletes(desk: Desk) -> list[str]:
+    return [r.path.rsplit("/", 1)[-1] for r in desk.x.requests if r.method == "DELETE"]
+
+
+def link(tweet: dict) -> str:
+    return f"https://x.com/Telekom_hilft/status/{tweet['id']}"
+
+
+# -- an agent edits a tweeted reply ----------------------------------------------------------------
+
+
+def test_editing_a_tweeted_reply_offers_to_delete_and_resend_and_a_double_click_does_it_once(desk: Desk) -> None:
+    customer, parent = claimed_case(desk)
+    ts, [old] = tweeted(desk, parent, "We restarted the port, please try again.")
+
+    desk.slack.edit_message(ANNA, parent["channel"], ts, "We restarted your port: please restart the router too.")
+    desk.wait_for(lambda: len(offers(desk)) == 1)
+    [offer] = offers(desk)
+    assert "can't be edited" in said(offer) and link(old) in said(offer)
+    assert offer["thread_ts"] == parent["ts"]
+
+    assert desk.slack.click(ANNA, parent["channel"], offer["message_ts"], RESEND_ACTION)[0] == 200
+    assert desk.slack.click(ANNA, parent["channel"], offer["message_ts"], RESEND_ACTION)[0] == 200
+    desk.x.wait_for(lambda: not desk.x.is_live(old["id"]) and len(desk.x.posted) == 2)
+    drained(desk)
+    new = desk.x.posted[1]
+    assert new["text"] == "We restarted your port: please restart the router too. ^AN"
+    assert new["in_reply_to_tweet_id"] == customer
+    assert deletes(desk) == [old["id"]] and len(desk.x.posted) == 2
+    [told] = notices(desk, parent, "edited their reply")
+    assert f"<@{ANNA}>" in told and link(old) in told and "deleted on X" in told
+    assert notices(desk, parent, link(new))
+
+
+def test_the_edited_text_is_sent_only_while_the_author_holds_the_case(desk: Desk) -> None:
+    _, parent = claimed_case(desk)
+    ts, [old] = tweeted(desk, parent, "We restarted the port, please try again.")
+    desk.slack.edit_message(ANNA, parent["channel"], ts, "Second thoughts")
+    desk.wait_for(lambda: len(offers(desk)) == 1)
+    desk.slack.remove_reaction(ANNA, parent["channel"], parent["ts"], "eyes")
+    desk.wait_for(lambda: not desk.claimed_by(parent, ANNA))
+
+    desk.slack.click(ANNA, parent["channel"], offers(desk)[0]["message_ts"], RESEND_ACTION)
+    desk.wait_for(lambda: any("no longer hold" in e["text"] for e in desk.slack.ephemerals))
+    drained(desk)
+    assert desk.x.is_live(old["id"]) and len(desk.x.posted) == 1
+
+
+def test_editing_a_reply_still_queued_says_it_goes_out_as_first_written(desk: Desk) -> None:
+    _, parent = claimed_case(desk)
+    desk.x.slow_next("POST", r"^/2/tweets$", 2.0)
+    ts = desk.reply(ANNA, parent, "First words")
+    desk.x.wait_for(lambda: any(r.method == "GET" for r in desk.x.requests))  # the worker is up
+    desk.slack.edit_message(ANNA, parent["channel"], ts, "Better words")
+    desk.wait_for(lambda: any("as you first wrote it" in e["text"] for e in desk.slack.ephemerals))
+    [posted] = desk.x.wait_for_posts(1)
+    drained(desk)
+    assert posted["text"] == "First words ^AN" and offers(desk) == []
+
+
+def test_editing_a_note_tweets_nothing_and_says_nothing(desk: Desk) -> None:
+    _, parent = claimed_case(desk)
+    ts = desk.reply(ANNA, parent, "note: customer called twice")
+    desk.slack.edit_message(ANNA, parent["channel"], ts, "customer called three times")
+    drained(desk)
+    assert desk.slack.ephemerals == [] and desk.x.posted == []
+
+
+# -- an agent deletes a tweeted reply --------------------------------------------------------------
+
+
+def test_deleting_a_tweeted_reply_in_slack_deletes_its_tweet_once(desk: Desk) -> None:
+    _, parent = claimed_case(desk)
+    ts, [tweet] = tweeted(desk, parent, "Please check the cable.")
+
+    desk.slack.delete_message(parent["channel"], ts, retries=1)
+    desk.x.wait_for(lambda: not desk.x.is_live(tweet["id"]))
+    desk.wait_for(lambda: bool(notices(desk, parent, "deleted their reply in Slack")))
+    drained(desk)
+    [told] = notices(desk, parent, "deleted their reply in Slack")
+    assert f"<@{ANNA}>" in told and "its tweet was deleted on X" in told and link(tweet) in told
+    assert deletes(desk) == [tweet["id"]]
+
+
+def test_deleting_a_split_reply_deletes_every_part(desk: Desk) -> None:
+    _, parent = claimed_case(desk)
+    ts, parts = tweeted(desk, parent, LONG)
+    assert len(parts) >= 2
+
+    desk.slack.delete_message(parent["channel"], ts)
+    desk.x.wait_for(lambda: not any(desk.x.is_live(p["id"]) for p in parts))
+    desk.wait_for(lambda: bool(notices(desk, parent, "deleted their reply in Slack")))
+    drained(desk)
+    assert sorted(deletes(desk)) == sorted(p["id"] for p in parts)
+    [told] = notices(desk, parent, "deleted their reply in Slack")
+    assert all(link(p) in told for p in parts)
+
+
+def test_with_delete_on_slack_delete_off_the_tweet_stays_and_the_thread_says_so(make_desk) -> None:
+    desk = make_desk("[replies]\ndelete_on_slack_delete = false\n")
+    _, parent = claimed_case(desk)
+    ts, [tweet] = tweeted(desk, parent, "Please check the cable.")
+
+    desk.slack.delete_message(parent["channel"], ts)
+    desk.wait_for(lambda: bool(notices(desk, parent, "stays on X")))
+    drained(desk)
+    [told] = notices(desk, parent, "stays on X")
+    assert link(tweet) in told
+    assert desk.x.is_live(tweet["id"]) and deletes(desk) == []
+
+
+def test_in_a_dry_run_nothing_is_deleted_on_x_and_the_thread_says_what_would_have_been(
+        make_desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRIDGE_X__DRY_RUN", "true")
+    desk = make_desk()
+    _, parent = claimed_case(desk)
+    ts, [tweet] = tweeted(desk, parent, "Please check the cable.")
+    desk.slack.delete_message(parent["channel"], ts)
+    desk.wait_for(lambda: bool(notices(desk, parent, "deleted their reply in Slack")))
+    drained(desk)
+    [told] = notices(desk, parent, "deleted their reply in Slack")
+    assert "Dry run" in told and "would have been deleted" in told and link(tweet) in told
+    assert deletes(desk) == [] and desk.x.is_live(tweet["id"])
+
+
+def test_a_reply_deleted_while_still_queued_is_never_tweeted(desk: Desk) -> None:
+    _, parent = claimed_case(desk)
+    desk.x.slow_next("POST", r"^/2/tweets$", 2.0)
+    first = desk.reply(ANNA, parent, "One moment please.")
+    second = desk.reply(ANNA, parent, "Oops, wrong case")
+    desk.x.wait_for(lambda: any(r.method == "GET" for r in desk.x.requests))
+    desk.slack.delete_message(parent["channel"], second)
+    desk.wait_for(lambda: bool(notices(desk, parent, "before it was tweeted")))
+    drained(desk)
+    assert [p["text"] for p in desk.x.posted] == ["One moment please. ^AN"]
+    assert "outbox_tray" in desk.slack.reactions(parent["channel"], first)
+    assert deletes(desk) == []
+
+
+# -- a customer deletes their tweet ----------------------------------------------------------------
+
+
+def test_a_customer_deleting_their_tweet_shows_on_the_parent_with_one_notice(
+        make_desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(customer_gone, "CHECK_INTERVAL", 0.2)
+    desk = make_desk()
+    customer, parent = claimed_case(desk)
+    desk.x.delete_tweet(customer)
+
+    desk.wait_for(lambda: "customer deleted this tweet" in desk.parent_text(parent))
+    desk.wait_for(lambda: bool(notices(desk, parent, "The customer deleted their tweet")))
+    lookups = sum(1 for r in desk.x.requests if r.path == "/2/tweets")
+    # Rounds after the first find nothing new to look up: a second case keeps the loop asking X.
+    other = desk.tweet("@Telekom_hilft another question", author="kunde_karl")
+    desk.parent_of(other)
+    desk.x.wait_for(lambda: sum(1 for r in desk.x.requests if r.path == "/2/tweets") >= lookups + 3)
+    drained(desk)
+    [told] = notices(desk, parent, "The customer deleted their tweet")
+    assert f"https://x.com/kunde_klaus/status/{customer}" in told
+    assert "customer deleted" not in desk.parent_text(desk.parent_of(other))
+
+
+def test_a_reply_to_a_deleted_tweet_marks_the_case_once(desk: Desk) -> None:
+    customer, parent = claimed_case(desk)
+    desk.x.delete_tweet(customer)
+    first = desk.reply(ANNA, parent, "Are you still there?")
+    desk.wait_for(lambda: "x" in desk.slack.reactions(parent["channel"], first))
+    desk.reply(ANNA, parent, "Hello?")
+    desk.wait_for(lambda: len(notices(desk, parent, "Not tweeted")) == 2)
+    desk.wait_for(lambda: "customer deleted this tweet" in desk.parent_text(parent))
+    drained(desk)
+    assert len(notices(desk, parent, "The customer deleted their tweet")) == 1
+    assert desk.x.posted == []
+
