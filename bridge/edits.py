@@ -33,6 +33,7 @@ from bridge.log import kv
 from bridge.models import Case
 from bridge.settings import Settings
 from bridge.store import EVENT_TTL, Store
+from bridge.tweet_text import EmptyReply, ReplyTooLong, is_note, plan_reply, slack_to_plain
 from bridge.x_client import RateLimited, XClient, XError, backoff
 
 if TYPE_CHECKING:  # slack_to_x asks this module whether a reply was cancelled
@@ -49,6 +50,34 @@ class Sent(StrEnum):
     QUEUED = "queued"  # the job has not finished
     TWEETED = "tweeted"  # done, at least one part is on X
     FAILED = "failed"  # done, nothing on X
+
+
+NOTE = "note"
+
+
+def edit_answer(state: Sent, author_holds_case: bool, problem: str | None, links: str) -> tuple[str | None, bool]:
+    """What the author of an edited thread message is told (None: nothing), and whether they are
+    offered to delete the tweet and send the new text. ``problem``: why the new text could not be
+    tweeted (:data:`NOTE` when it is a note), None when it could."""
+    if state is Sent.NONE:
+        # A note stays a note, and an edit never tweets on its own; only a claimer who turned a
+        # message into a reply is told how to send it.
+        if author_holds_case and problem is None:
+            return "Edits aren't tweeted, only new messages: write it again as a new message to tweet it.", False
+        return None, False
+    if state is Sent.QUEUED:
+        return ("Your reply is still on its way to X and goes out as you first wrote it: an edit in Slack "
+                "doesn't change it. Once it's tweeted, edit it again to replace the tweet."), False
+    if state is Sent.FAILED:
+        return "This reply wasn't tweeted, so neither is the edit. Write the new text as a new message.", False
+    stays = f"A tweet can't be edited: your reply stays on X as you first wrote it ({links})."
+    if problem == NOTE:
+        return f"{stays} To take it off X, delete your message.", False
+    if problem is not None:
+        return f"{stays} The new text couldn't be tweeted either: {problem}", False
+    if not author_holds_case:
+        return f"{stays} You no longer hold this case, so it can't be replaced from here.", False
+    return f"{stays} Delete that tweet on X and tweet the new text instead?", True
 
 
 def ephemeral_blocks_job(channel: str, user: str, text: str, thread_ts: str, blocks: list[dict]) -> tuple[str, dict]:
@@ -115,20 +144,15 @@ class Edits:
             return
         job_id = self.job_of(channel, ts)
         state, tweets = self.sent(job_id)
-        if state is Sent.NONE:
-            log.info(kv("edit.ignored", case=case.id, ts=ts, why="not a reply"))
-            return  # a note stays a note: edits never tweet on their own
-        if state is Sent.QUEUED:
-            text = ("Your reply is still on its way to X and goes out as you first wrote it: an edit in Slack "
-                    "doesn't change it. Once it's tweeted, edit it again to replace the tweet.")
-            jobs = [("slack", {"id": f"ephemeral:{uuid.uuid4().hex}", "kind": "ephemeral", "channel": channel,
-                               "user": user, "text": text, "thread_ts": thread_ts})]
-        elif state is Sent.FAILED:
-            text = "This reply wasn't tweeted, so neither is the edit. Write the new text as a new message."
-            jobs = [("slack", {"id": f"ephemeral:{uuid.uuid4().hex}", "kind": "ephemeral", "channel": channel,
-                               "user": user, "text": text, "thread_ts": thread_ts})]
+        text, offer = edit_answer(state, case.claimer == user, self._problem(user, after), self._links(tweets))
+        if text is None:
+            log.info(kv("edit.ignored", case=case.id, ts=ts, state=state.value))
+            return
+        if offer:
+            job = self._offer(user, channel, ts, thread_ts, job_id, text)
         else:
-            jobs = [self._offer(user, channel, ts, thread_ts, job_id, tweets)]
+            job = ("slack", {"id": f"ephemeral:{uuid.uuid4().hex}", "kind": "ephemeral", "channel": channel,
+                             "user": user, "text": text, "thread_ts": thread_ts})
         text_key = f"{self.p}edit:{channel}:{ts}"
 
         def remember(pipe: redis.client.Pipeline) -> None:
@@ -136,13 +160,21 @@ class Edits:
             pipe.hset(text_key, mapping={"text": after, "user": user, "thread_ts": thread_ts})
             pipe.expire(text_key, KEEP)
 
-        if self._once(f"edited:{channel}:{ts}:{edit_ts}", jobs, remember):
-            log.info(kv("edit.told", case=case.id, user=user, ts=ts, state=state.value))
+        if self._once(f"edited:{channel}:{ts}:{edit_ts}", [job], remember):
+            log.info(kv("edit.told", case=case.id, user=user, ts=ts, state=state.value, offer=offer))
 
-    def _offer(self, user: str, channel: str, ts: str, thread_ts: str, job_id: str, tweets: list[str],
+    def _problem(self, user: str, text: str) -> str | None:
+        """Why ``text`` could not be tweeted as a reply ("note" for a note), or None."""
+        if is_note(text, self.settings.replies.note_prefixes):
+            return NOTE
+        try:
+            plan_reply(slack_to_plain(text), self.settings.signature_of(user), self.settings.replies.long)
+        except (ReplyTooLong, EmptyReply) as exc:
+            return str(exc)
+        return None
+
+    def _offer(self, user: str, channel: str, ts: str, thread_ts: str, job_id: str, text: str,
                ) -> tuple[str, dict]:
-        text = (f"A tweet can't be edited: your reply was tweeted as you first wrote it ({self._links(tweets)}). "
-                "Delete that tweet on X and tweet the new text instead?")
         button = {"type": "button", "action_id": RESEND_ACTION, "style": "danger",
                   "text": {"type": "plain_text", "text": "Delete the tweet and send the new text"},
                   "value": json.dumps({"channel": channel, "ts": ts, "job": job_id})}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bridge import customer_gone
-from bridge.edits import RESEND_ACTION
+from bridge.edits import NOTE, RESEND_ACTION, Sent, edit_answer
 from tests.harness import ANNA, Desk, claimed_case, drained, notices, said
 
 LONG = ("Thanks for your patience! We checked the line from our side and see no fault at the exchange, "
@@ -88,12 +88,16 @@ def test_editing_a_reply_still_queued_says_it_goes_out_as_first_written(desk: De
     assert posted["text"] == "First words ^AN" and offers(desk) == []
 
 
-def test_editing_a_note_tweets_nothing_and_says_nothing(desk: Desk) -> None:
+def test_editing_a_note_never_tweets_and_says_so_only_when_it_stops_being_a_note(desk: Desk) -> None:
     _, parent = claimed_case(desk)
     ts = desk.reply(ANNA, parent, "note: customer called twice")
-    desk.slack.edit_message(ANNA, parent["channel"], ts, "customer called three times")
+    desk.slack.edit_message(ANNA, parent["channel"], ts, "note: customer called three times")
     drained(desk)
-    assert desk.slack.ephemerals == [] and desk.x.posted == []
+    assert desk.slack.ephemerals == []
+    desk.slack.edit_message(ANNA, parent["channel"], ts, "Thanks for calling us again!")
+    desk.wait_for(lambda: any("write it again as a new message" in e["text"] for e in desk.slack.ephemerals))
+    drained(desk)
+    assert len(desk.slack.ephemerals) == 1 and desk.x.posted == []
 
 
 # -- an agent deletes a tweeted reply --------------------------------------------------------------
@@ -202,3 +206,29 @@ def test_a_reply_to_a_deleted_tweet_marks_the_case_once(desk: Desk) -> None:
     assert len(notices(desk, parent, "The customer deleted their tweet")) == 1
     assert desk.x.posted == []
 
+
+
+# -- the rule for edits, table-driven --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("state", "holds", "problem", "says", "offer"), [
+    (Sent.TWEETED, True, None, "Delete that tweet on X and tweet the new text instead?", True),
+    (Sent.TWEETED, False, None, "no longer hold this case", False),
+    (Sent.TWEETED, True, NOTE, "To take it off X, delete your message.", False),
+    (Sent.TWEETED, True, "the reply is too long", "couldn't be tweeted either: the reply is too long", False),
+    (Sent.QUEUED, True, None, "goes out as you first wrote it", False),
+    (Sent.FAILED, True, None, "wasn't tweeted, so neither is the edit", False),
+    (Sent.NONE, True, None, "write it again as a new message", False),
+    (Sent.NONE, True, NOTE, None, False),
+    (Sent.NONE, False, None, None, False),
+])
+def test_what_an_edit_tells_its_author(state: Sent, holds: bool, problem: str | None, says: str | None,
+                                       offer: bool) -> None:
+    text, offered = edit_answer(state, holds, problem, "https://x.com/Telekom_hilft/status/1")
+    assert offered is offer
+    if says is None:
+        assert text is None
+    else:
+        assert text is not None and says in text
+        if state is Sent.TWEETED:
+            assert "can't be edited" in text and "https://x.com/Telekom_hilft/status/1" in text
