@@ -205,7 +205,7 @@ class Edits:
             return
         new_job = f"reply:{channel}:{ts}:{uuid.uuid4().hex[:8]}"
         unsend = {"id": f"unsend:{old_job}", "kind": "unsend", "case": case.id, "reply_job": old_job, "user": user,
-                  "why": "edit", "delete": True}
+                  "why": "edit", "delete": True, "then": new_job}
         reply = {"id": new_job, "kind": "reply", "case": case.id, "channel": channel, "ts": ts, "user": user,
                  "text": edit["text"]}
         if self._switch(channel, ts, old_job, new_job, [("x", unsend), ("x", reply)]):
@@ -304,8 +304,12 @@ class EditJobs:
                 if exc.retryable:
                     raise Retry(backoff(1, 5), exc.reason) from None
                 log.warning(kv("reply.delete_failed", case=case.id, tweet=tweet_id, reason=exc.reason))
+                also = ""
+                if job.get("then"):  # the new text must not join the old one on X
+                    self.store.r.set(f"{self.store.p}cancel:{job['then']}", 1, ex=KEEP)
+                    also = " The new text was not tweeted either."
                 return self._tell(case, job, f"{did}, but its tweet could not be deleted on X: {exc.reason}. "
-                                             f"Delete it in the X app: {links}", tweets)
+                                             f"Delete it in the X app: {links}.{also}", tweets)
             with self.store.r.pipeline(transaction=True) as pipe:
                 pipe.sadd(gone_key, tweet_id)
                 pipe.expire(gone_key, KEEP)

@@ -62,6 +62,21 @@ def test_editing_a_tweeted_reply_offers_to_delete_and_resend_and_a_double_click_
     assert notices(desk, parent, link(new))
 
 
+def test_when_x_refuses_to_delete_the_old_tweet_the_new_text_is_not_tweeted(desk: Desk) -> None:
+    _, parent = claimed_case(desk)
+    ts, [old] = tweeted(desk, parent, "We restarted the port, please try again.")
+    desk.slack.edit_message(ANNA, parent["channel"], ts, "Please restart the router too.")
+    desk.wait_for(lambda: len(offers(desk)) == 1)
+    desk.x.fail_next("DELETE", r"^/2/tweets/", status=403)
+
+    desk.slack.click(ANNA, parent["channel"], offers(desk)[0]["message_ts"], RESEND_ACTION)
+    desk.wait_for(lambda: bool(notices(desk, parent, "could not be deleted on X")))
+    drained(desk)
+    [told] = notices(desk, parent, "could not be deleted on X")
+    assert "The new text was not tweeted either" in told and link(old) in told
+    assert desk.x.is_live(old["id"]) and len(desk.x.posted) == 1
+
+
 def test_the_edited_text_is_sent_only_while_the_author_holds_the_case(desk: Desk) -> None:
     _, parent = claimed_case(desk)
     ts, [old] = tweeted(desk, parent, "We restarted the port, please try again.")
