@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import redis
 
 from bridge import customer_gone
+from bridge.customer_gone import DeletionWatch
 from bridge.edits import NOTE, RESEND_ACTION, Sent, edit_answer
-from tests.harness import ANNA, Desk, claimed_case, drained, notices, said
+from bridge.models import Author, ChannelId, SlackUserId, Tweet, TweetId, UserId
+from bridge.settings import Environment
+from bridge.store import Store
+from bridge.x_client import XClient
+from tests.harness import ANNA, GENERAL, X_KEYS, Desk, claimed_case, drained, notices, said
 
 LONG = ("Thanks for your patience! We checked the line from our side and see no fault at the exchange, "
         "so the next step is a test of your router. Please restart it, wait five minutes and then look "
@@ -30,6 +38,11 @@ def offers(desk: Desk, user: str = ANNA) -> list[dict]:
 
 def deletes(desk: Desk) -> list[str]:
     return [r.path.rsplit("/", 1)[-1] for r in desk.x.requests if r.method == "DELETE"]
+
+
+def queued_ids(store: Store) -> list[str]:
+    return [json.loads(raw)["id"] for lane in store.outbox.lanes()
+            for raw in store.r.lrange(f"{store.p}lane:{lane}", 0, -1)]
 
 
 def link(tweet: dict) -> str:
@@ -247,3 +260,35 @@ def test_what_an_edit_tells_its_author(state: Sent, holds: bool, problem: str | 
         assert text is not None and says in text
         if state is Sent.TWEETED:
             assert "can't be edited" in text and "https://x.com/Telekom_hilft/status/1" in text
+
+
+def test_the_deletion_watch_asks_x_a_hundred_ids_at_a_time_and_marks_each_case_once(
+        x_emu, redis_url: str) -> None:
+    store = Store(redis.Redis.from_url(redis_url, decode_responses=True))
+    x = XClient(Environment.from_environ({"X_API_URL": x_emu.url, "X_API_KEY": X_KEYS["consumer_key"],
+                                          "X_API_SECRET": X_KEYS["consumer_secret"],
+                                          "X_ACCESS_TOKEN": X_KEYS["access_token"],
+                                          "X_ACCESS_TOKEN_SECRET": X_KEYS["access_token_secret"]}))
+    customer = Author(id=UserId("42"), username="kunde_klaus", name="Klaus")
+    ids = [x_emu.add_tweet(f"@Telekom_hilft question {i}", "kunde_klaus") for i in range(150)]
+    for tweet_id in ids:
+        store.ingest(Tweet(id=TweetId(tweet_id), text="q", author=customer), ChannelId(GENERAL), None, True)
+    resolved = store.case_of_tweet(TweetId(ids[5]))
+    assert resolved is not None and store.resolve(resolved, SlackUserId(ANNA))
+    for gone in (ids[0], ids[5], ids[120]):
+        x_emu.delete_tweet(gone)
+    watch = DeletionWatch(store, x, interval=0.01)
+
+    watch.check_once()
+    lookups = [r for r in x_emu.requests if r.path == "/2/tweets"]
+    assert sorted(len(r.query["ids"].split(",")) for r in lookups) == [49, 100]  # the resolved case is skipped
+    marked = {t for t in ids if (store.case(store.case_of_tweet(TweetId(t))).extra.get("customer_deleted"))}
+    assert marked == {ids[0], ids[120]}
+    queued = queued_ids(store)
+    assert sorted(j for j in queued if "custdel" in j) == sorted(
+        f"{kind}:custdel:{t}" for t in (ids[0], ids[120]) for kind in ("update", "notice"))
+
+    store.r.delete("xdesk:deletions:turn")  # the next round's turn, without waiting for it
+    watch.check_once()
+    assert sorted(queued_ids(store)) == sorted(queued)  # nothing queued twice
+    assert [len(r.query["ids"].split(",")) for r in x_emu.requests if r.path == "/2/tweets"][2:] == [100, 47]
