@@ -33,7 +33,7 @@ from bridge.log import kv
 from bridge.models import Case
 from bridge.settings import Settings
 from bridge.store import EVENT_TTL, Store
-from bridge.tweet_text import EmptyReply, ReplyTooLong, is_note, plan_reply, slack_to_plain
+from bridge.tweet_text import EmptyReply, ReplyTooLong, is_note
 from bridge.x_client import RateLimited, XClient, XError, backoff
 
 if TYPE_CHECKING:  # slack_to_x asks this module whether a reply was cancelled
@@ -70,7 +70,7 @@ def edit_answer(state: Sent, author_holds_case: bool, problem: str | None, links
                 "doesn't change it. Once it's tweeted, edit it again to replace the tweet."), False
     if state is Sent.FAILED:
         return "This reply wasn't tweeted, so neither is the edit. Write the new text as a new message.", False
-    stays = f"A tweet can't be edited: your reply stays on X as you first wrote it ({links})."
+    stays = f"A tweet can't be edited: your reply stays on X as you first wrote it{f' ({links})' if links else ''}."
     if problem == NOTE:
         return f"{stays} To take it off X, delete your message.", False
     if problem is not None:
@@ -107,7 +107,8 @@ class Edits:
                                   for raw in self.store.r.lrange(f"{self.p}lane:x", 0, -1))
             return (Sent.QUEUED if queued else Sent.NONE), parts
         tweets = list(done.get("tweets") or parts) if isinstance(done, dict) else parts
-        return (Sent.TWEETED if tweets else Sent.FAILED), tweets
+        dry = isinstance(done, dict) and bool(done.get("dry_run"))  # shown as tweeted, so treated as tweeted
+        return (Sent.TWEETED if tweets or dry else Sent.FAILED), tweets
 
     def _links(self, tweets: list[str]) -> str:
         brand = self.store.r.hget("xdesk:brand", "username") or "i"  # x.com/i/status/<id> works for any
@@ -167,8 +168,10 @@ class Edits:
         """Why ``text`` could not be tweeted as a reply ("note" for a note), or None."""
         if is_note(text, self.settings.replies.note_prefixes):
             return NOTE
+        from bridge.slack_to_x import plan  # not at the top: slack_to_x asks this module about cancels
+
         try:
-            plan_reply(slack_to_plain(text), self.settings.signature_of(user), self.settings.replies.long)
+            plan(text, user, self.settings)
         except (ReplyTooLong, EmptyReply) as exc:
             return str(exc)
         return None
@@ -284,13 +287,14 @@ class EditJobs:
         else:
             did = f"{who} deleted their reply in Slack"
             after = ""
+        if self.settings.x.dry_run and job["delete"]:
+            return self._tell(case, job, f"{did}. Dry run: its tweet would have been deleted on X"
+                                         f"{f': {links}' if links else '.'}{after}", tweets)
         if not tweets:
             return self._tell(case, job, f"{did} before it was tweeted, so nothing was tweeted.", [])
         if not job["delete"]:
             return self._tell(case, job, f"{did}; its tweet stays on X ([replies] delete_on_slack_delete is off): "
                                          f"{links}", tweets)
-        if self.settings.x.dry_run:
-            return self._tell(case, job, f"{did}. Dry run: its tweet would have been deleted on X: {links}", tweets)
         gone_key = f"{self.store.p}unsent:{job['reply_job']}"
         for tweet_id in tweets:
             if self.store.r.sismember(gone_key, tweet_id):

@@ -176,13 +176,21 @@ def test_in_a_dry_run_nothing_is_deleted_on_x_and_the_thread_says_what_would_hav
     monkeypatch.setenv("BRIDGE_X__DRY_RUN", "true")
     desk = make_desk()
     _, parent = claimed_case(desk)
-    ts, [tweet] = tweeted(desk, parent, "Please check the cable.")
+    ts = desk.reply(ANNA, parent, "Please check the cable.")
+    desk.wait_for(lambda: bool(notices(desk, parent, "Would have tweeted")))
+    desk.slack.edit_message(ANNA, parent["channel"], ts, "Please check the cable and the plug.")
+    desk.wait_for(lambda: len(offers(desk)) == 1)
+    desk.slack.click(ANNA, parent["channel"], offers(desk)[0]["message_ts"], RESEND_ACTION)
+    desk.wait_for(lambda: bool(notices(desk, parent, "the cable and the plug")))
+    [edited] = notices(desk, parent, "edited their reply")
+    assert "Dry run: its tweet would have been deleted on X" in edited
+
     desk.slack.delete_message(parent["channel"], ts)
     desk.wait_for(lambda: bool(notices(desk, parent, "deleted their reply in Slack")))
     drained(desk)
     [told] = notices(desk, parent, "deleted their reply in Slack")
-    assert "Dry run" in told and "would have been deleted" in told and link(tweet) in told
-    assert deletes(desk) == [] and desk.x.is_live(tweet["id"])
+    assert "Dry run: its tweet would have been deleted on X" in told
+    assert deletes(desk) == [] and desk.x.posted == []
 
 
 def test_a_reply_deleted_while_still_queued_is_never_tweeted(desk: Desk) -> None:
