@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
+from bridge import privacy
 from bridge.lanes import Done, Retry
 from bridge.log import kv
 from bridge.models import Case
@@ -170,6 +171,9 @@ class Edits:
             return NOTE
         from bridge.slack_to_x import plan  # not at the top: slack_to_x asks this module about cancels
 
+        guard = privacy.review(text, self.settings)  # an edit must not get round the personal data guard
+        if guard.message:
+            return guard.message.removeprefix("Not tweeted: ")
         try:
             plan(text, user, self.settings)
         except (ReplyTooLong, EmptyReply) as exc:
@@ -200,9 +204,13 @@ class Edits:
         case = self.desk._case_at(channel, thread_ts)
         if case is None:
             return
-        if user != edit["user"] or case.claimer != user:
+        # Checked again: the newest edit (what would be sent) may be newer than the offer clicked.
+        problem = self._problem(user, edit["text"])
+        if user != edit["user"] or case.claimer != user or problem:
             why = ("only the reply's author can replace its tweet" if user != edit["user"] else
-                   "you no longer hold this case. Claim it again to replace the tweet")
+                   "you no longer hold this case. Claim it again to replace the tweet" if case.claimer != user else
+                   "the text as it is now can't be tweeted" if problem == NOTE else
+                   f"the text as it is now can't be tweeted: {problem}")
             self.desk._push(("slack", {"id": f"ephemeral:{uuid.uuid4().hex}", "kind": "ephemeral", "channel": channel,
                                        "user": user, "text": f"Nothing changed: {why}.", "thread_ts": thread_ts}))
             return

@@ -90,6 +90,30 @@ def test_when_x_refuses_to_delete_the_old_tweet_the_new_text_is_not_tweeted(desk
     assert desk.x.is_live(old["id"]) and len(desk.x.posted) == 1
 
 
+def test_an_edit_adding_personal_data_is_not_offered_for_tweeting(desk: Desk) -> None:
+    _, parent = claimed_case(desk)
+    ts, [old] = tweeted(desk, parent, "Please send us your contract number.")
+    desk.slack.edit_message(ANNA, parent["channel"], ts, "Please call me at +49 171 2345678.")
+    desk.wait_for(lambda: any("personal data" in e["text"] for e in desk.slack.ephemerals))
+    drained(desk)
+    assert offers(desk) == [] and desk.x.is_live(old["id"]) and len(desk.x.posted) == 1
+
+
+def test_a_click_on_an_older_offer_checks_the_newest_text(desk: Desk) -> None:
+    _, parent = claimed_case(desk)
+    ts, [old] = tweeted(desk, parent, "Please send us your contract number.")
+    desk.slack.edit_message(ANNA, parent["channel"], ts, "Please send us a DM.")
+    desk.wait_for(lambda: len(offers(desk)) == 1)
+    desk.slack.edit_message(ANNA, parent["channel"], ts, "Please call me at +49 171 2345678.")
+    desk.wait_for(lambda: any("personal data" in e["text"] for e in desk.slack.ephemerals))
+
+    desk.slack.click(ANNA, parent["channel"], offers(desk)[0]["message_ts"], RESEND_ACTION)
+    desk.wait_for(lambda: any(e["text"].startswith("Nothing changed") and "personal data" in e["text"]
+                              for e in desk.slack.ephemerals))
+    drained(desk)
+    assert desk.x.is_live(old["id"]) and len(desk.x.posted) == 1
+
+
 def test_the_edited_text_is_sent_only_while_the_author_holds_the_case(desk: Desk) -> None:
     _, parent = claimed_case(desk)
     ts, [old] = tweeted(desk, parent, "We restarted the port, please try again.")
