@@ -31,6 +31,7 @@ import redis
 from bridge import privacy
 from bridge.lanes import Done, Retry
 from bridge.log import kv
+from bridge.media import MediaRefused, attachments
 from bridge.models import Case
 from bridge.settings import Settings
 from bridge.store import EVENT_TTL, Store
@@ -138,7 +139,8 @@ class Edits:
     # -- an agent edits a thread message ---------------------------------------------------------
 
     def changed(self, user: str, channel: str, ts: str, thread_ts: str, before: str, after: str, edit_ts: str,
-                ) -> None:
+                files: list[dict] | None = None) -> None:
+        """``files``: the Slack file objects the message carries (a reply with media keeps them)."""
         if before == after:
             return  # an unfurl or an attachment change, not an edit of the words
         case = self.desk._case_at(channel, thread_ts)
@@ -146,7 +148,12 @@ class Edits:
             return
         job_id = self.job_of(channel, ts)
         state, tweets = self.sent(job_id)
-        text, offer = edit_answer(state, case.claimer == user, self._problem(user, after), self._links(tweets))
+        try:
+            media = json.dumps([a.as_job() for a in attachments(files)]) if files else ""
+            problem = self._problem(user, after, bool(media))
+        except MediaRefused as exc:
+            media, problem = "", str(exc)
+        text, offer = edit_answer(state, case.claimer == user, problem, self._links(tweets))
         if text is None:
             log.info(kv("edit.ignored", case=case.id, ts=ts, state=state.value))
             return
@@ -159,13 +166,13 @@ class Edits:
 
         def remember(pipe: redis.client.Pipeline) -> None:
             # The newest text wins: a click on an older offer sends what Slack shows now.
-            pipe.hset(text_key, mapping={"text": after, "user": user, "thread_ts": thread_ts})
+            pipe.hset(text_key, mapping={"text": after, "user": user, "thread_ts": thread_ts, "files": media})
             pipe.expire(text_key, KEEP)
 
         if self._once(f"edited:{channel}:{ts}:{edit_ts}", [job], remember):
             log.info(kv("edit.told", case=case.id, user=user, ts=ts, state=state.value, offer=offer))
 
-    def _problem(self, user: str, text: str) -> str | None:
+    def _problem(self, user: str, text: str, with_media: bool = False) -> str | None:
         """Why ``text`` could not be tweeted as a reply ("note" for a note), or None."""
         if is_note(text, self.settings.replies.note_prefixes):
             return NOTE
@@ -175,7 +182,7 @@ class Edits:
         if guard.message:
             return guard.message.removeprefix("Not tweeted: ")
         try:
-            plan(text, user, self.settings)
+            plan(text, user, self.settings, with_media)
         except (ReplyTooLong, EmptyReply) as exc:
             return str(exc)
         return None
@@ -205,7 +212,8 @@ class Edits:
         if case is None:
             return
         # Checked again: the newest edit (what would be sent) may be newer than the offer clicked.
-        problem = self._problem(user, edit["text"])
+        files = json.loads(edit.get("files") or "[]")
+        problem = self._problem(user, edit["text"], bool(files))
         if user != edit["user"] or case.claimer != user or problem:
             why = ("only the reply's author can replace its tweet" if user != edit["user"] else
                    "you no longer hold this case. Claim it again to replace the tweet" if case.claimer != user else
@@ -218,7 +226,7 @@ class Edits:
         unsend = {"id": f"unsend:{old_job}", "kind": "unsend", "case": case.id, "reply_job": old_job, "user": user,
                   "why": "edit", "delete": True, "then": new_job}
         reply = {"id": new_job, "kind": "reply", "case": case.id, "channel": channel, "ts": ts, "user": user,
-                 "text": edit["text"]}
+                 "text": edit["text"], **({"files": files} if files else {})}
         if self._switch(channel, ts, old_job, new_job, [("x", unsend), ("x", reply)]):
             log.info(kv("edit.resend", case=case.id, user=user, ts=ts, old=old_job, new=new_job))
         else:

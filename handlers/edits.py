@@ -31,7 +31,7 @@ def register(app: App, edits: Edits) -> None:
         user, ts, thread_ts = reply
         edit_ts = str((message.get("edited") or {}).get("ts") or event.get("event_ts") or "")
         edits.changed(user, channel, ts, thread_ts, str(before.get("text") or ""), str(message.get("text") or ""),
-                      edit_ts)
+                      edit_ts, message.get("files") or None)
 
     @app.event({"type": "message", "subtype": "message_deleted"})
     def message_deleted(event: dict) -> None:

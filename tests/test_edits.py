@@ -114,6 +114,24 @@ def test_a_click_on_an_older_offer_checks_the_newest_text(desk: Desk) -> None:
     assert desk.x.is_live(old["id"]) and len(desk.x.posted) == 1
 
 
+def test_a_replaced_reply_keeps_its_photo(desk: Desk) -> None:
+    _, parent = claimed_case(desk)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 2048
+    ts = desk.slack.share_files(ANNA, parent["channel"], "This light?", [("router.png", png)], thread_ts=parent["ts"])
+    desk.wait_for(lambda: "outbox_tray" in desk.slack.reactions(parent["channel"], ts))
+    drained(desk)
+    [old] = desk.x.posted
+    desk.slack.edit_message(ANNA, parent["channel"], ts, "Is this the light that blinks?")
+    desk.wait_for(lambda: len(offers(desk)) == 1)
+
+    desk.slack.click(ANNA, parent["channel"], offers(desk)[0]["message_ts"], RESEND_ACTION)
+    desk.x.wait_for(lambda: len(desk.x.posted) == 2)
+    drained(desk)
+    new = desk.x.posted[1]
+    assert new["text"] == "Is this the light that blinks? ^AN" and len(new["media_ids"]) == 1
+    assert not desk.x.is_live(old["id"])
+
+
 def test_the_edited_text_is_sent_only_while_the_author_holds_the_case(desk: Desk) -> None:
     _, parent = claimed_case(desk)
     ts, [old] = tweeted(desk, parent, "We restarted the port, please try again.")
