@@ -25,8 +25,9 @@ from bridge.x_client import XClient, XError
 
 log = logging.getLogger(__name__)
 
-# Seconds between two looks at X. GET /2/tweets allows 900 user-context calls per 15 minutes
-# (https://docs.x.com/x-api/fundamentals/rate-limits); one round of 2,000 cases takes 20 of them.
+# Seconds between two looks at X. GET /2/tweets allows 5,000 user-context calls per 15 minutes
+# (https://docs.x.com/x-api/fundamentals/rate-limits); a round of 2,000 cases takes 20 of them, so a
+# round a minute uses 300. A 429 ends the round; the next one tries again.
 CHECK_INTERVAL = 60.0
 MAX_CASES = 2000  # the newest cases are looked at; an older case still open is rare
 BATCH = 100  # ids per lookup, X's maximum
