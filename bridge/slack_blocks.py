@@ -285,9 +285,10 @@ def parent_blocks(
     facts = [status_line(case, claim_emoji)]
     if case.after_hours:
         facts.append("\U0001f319 Came in after hours")
-    if case.extra.get("customer_deleted"):  # bridge/customer_gone.py
-        which = "this tweet" if case.extra["customer_deleted"] == tweet.id else "their latest tweet"
-        facts.append(f"\U0001f5d1\ufe0f The customer deleted {which} on X")
+    gone = case.extra.get("customer_deleted")  # bridge/customer_gone.py; older than their latest: past
+    if gone in (tweet.id, case.latest_customer_tweet):
+        which = "this" if gone == tweet.id else "their latest"
+        facts.append(f"\U0001f5d1\ufe0f The customer deleted {which} tweet on X")
     if case.topic:
         facts.insert(0, "Topic: " + escape_mrkdwn(_truncate(case.topic, 200)))
     link = _tweet_link(tweet)

@@ -10,11 +10,12 @@ import redis
 from bridge import customer_gone
 from bridge.customer_gone import DeletionWatch
 from bridge.edits import NOTE, RESEND_ACTION, Sent, edit_answer
-from bridge.models import Author, ChannelId, SlackUserId, Tweet, TweetId, UserId
+from bridge.models import Author, Case, CaseId, ChannelId, SlackUserId, Tweet, TweetId, UserId
 from bridge.settings import Environment
+from bridge.slack_blocks import parent_blocks
 from bridge.store import Store
 from bridge.x_client import XClient
-from tests.harness import ANNA, GENERAL, X_KEYS, Desk, claimed_case, drained, notices, said
+from tests.harness import ANNA, GENERAL, X_KEYS, Desk, block_text, claimed_case, drained, notices, said
 
 LONG = ("Thanks for your patience! We checked the line from our side and see no fault at the exchange, "
         "so the next step is a test of your router. Please restart it, wait five minutes and then look "
@@ -342,3 +343,22 @@ def test_the_deletion_watch_asks_x_a_hundred_ids_at_a_time_and_marks_each_case_o
     watch.check_once()
     assert sorted(queued_ids(store)) == sorted(queued)  # nothing queued twice
     assert [len(r.query["ids"].split(",")) for r in x_emu.requests if r.path == "/2/tweets"][2:] == [100, 47]
+
+
+@pytest.mark.parametrize(("deleted", "latest", "shown"), [
+    ("1", "1", "The customer deleted this tweet on X"),
+    ("1", "3", "The customer deleted this tweet on X"),
+    ("2", "2", "The customer deleted their latest tweet on X"),
+    ("2", "3", None),  # a follow-up deleted before the customer wrote again: only the thread tells it
+    (None, "3", None),
+])
+def test_what_the_parent_says_of_a_deleted_customer_tweet(deleted: str | None, latest: str, shown: str | None,
+                                                          ) -> None:
+    customer = Author(id=UserId("42"), username="kunde_klaus", name="Klaus")
+    case = Case(id=CaseId("7"), channel=ChannelId(GENERAL), topic=None, first_tweet=TweetId("1"),
+                latest_customer_tweet=TweetId(latest), customer=customer,
+                extra={"customer_deleted": deleted} if deleted else {})
+    first = Tweet(id=TweetId("1"), text="help", author=customer)
+    blocks, _ = parent_blocks(case, first, brand_username="Telekom_hilft")
+    text = block_text(blocks)
+    assert (shown in text) if shown else ("customer deleted" not in text)
