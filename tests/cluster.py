@@ -122,7 +122,9 @@ class Cluster:
         self._next_web += 1
         return f"http://127.0.0.1:{web.port}/slack/events"
 
-    def wait_healthy(self, proc: Proc, timeout: float = 30) -> None:
+    def wait_healthy(self, proc: Proc, timeout: float = 60) -> None:
+        # Generous: a web takes ~2 s to start on an idle machine, and under the random killer it
+        # may be killed again while starting, several times in a row on a busy 2-core runner.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
