@@ -24,6 +24,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bridge.emulators import slack_views
 from bridge.emulators.slack_server import SlackEmulator
+from bridge.emulators.slack_store import ApiError
 from tests.test_slack_emulator_delivery import Recorder
 
 GENERAL, ANNA, BEN = "C0GENERAL1", "U0ANNA0001", "U0BEN00001"
@@ -169,3 +170,17 @@ def test_shortcut_select_and_submit_payloads(emu: SlackEmulator, client: WebClie
     assert submission["view"]["state"]["values"]["words"]["text"]["value"] == "first"
     assert again == submission  # the same submission, delivered once more
     assert emu.open_view(ANNA) is None  # an empty 200 closes the modal
+
+
+def test_a_picked_user_is_in_the_submission(emu: SlackEmulator, client: WebClient, app: Recorder) -> None:
+    picker = {"type": "modal", "callback_id": "pick", "title": {"type": "plain_text", "text": "Pick"},
+              "submit": {"type": "plain_text", "text": "OK"},
+              "blocks": [{"type": "input", "block_id": "who", "label": {"type": "plain_text", "text": "Who"},
+                          "element": {"type": "users_select", "action_id": "user"}}]}
+    view = client.views_open(trigger_id=emu.trigger_for(ANNA), view=picker)["view"]
+    with pytest.raises(ApiError):
+        emu.choose_user(ANNA, view["id"], "who", "U0NOBODY01")
+    emu.choose_user(ANNA, view["id"], "who", BEN)
+    emu.submit_view(ANNA, view["id"])
+    [submission] = payloads(emu, app)
+    assert submission["view"]["state"]["values"] == {"who": {"user": {"type": "users_select", "selected_user": BEN}}}

@@ -277,6 +277,17 @@ class ModalActions:
             }
         return self._interactive(payload)[0]
 
+    def choose_user(self, user: str, view_id: str, block_id: str, chosen: str) -> None:
+        """Pick ``chosen`` in the ``users_select`` of the input block ``block_id``; view_submission carries it
+        (https://docs.slack.dev/reference/block-kit/block-elements/select-menu-element#users_select)."""
+        with self._cond:
+            view = self._own_view(user, view_id)
+            element = next(b for b in view["blocks"] if b.get("block_id") == block_id)["element"]
+            if element.get("type") != "users_select" or chosen not in self._ws.users:
+                raise ApiError("invalid_arguments")  # the emulator's own: a test picked what is not there
+            view["state"]["values"][block_id][element["action_id"]] = {"type": "users_select",
+                                                                        "selected_user": chosen}
+
     def submit_view(self, user: str, view_id: str, *, retries: int = 0) -> list[tuple[int, str]]:
         """``user`` presses the modal's submit button; ``retries`` re-sends the same payload. The app's
         first answer decides what the user sees: errors stay in the modal, otherwise it closes."""
