@@ -362,3 +362,36 @@ def _split_own(text: str) -> list[str]:
         chunks.append(text[:cut].rstrip())
         text = text[cut:].lstrip()
     return [*chunks, text] if text else chunks
+
+
+# -- Case history and actions on the parent ---------------------------------------------------------
+
+ACTION_HANDOVER = "xdesk_handover"
+ACTION_TAKEOVER = "xdesk_takeover"
+ACTION_MOVE = "xdesk_move"
+
+
+def history_block(earlier: list[tuple[str, str | None]], total: int, block_id: str) -> Block:
+    """"N earlier cases" of the customer, the latest ones as (label, permalink or None).
+
+    Labels are the bridge's own words; a link that could break out of ``<url|label>`` is dropped.
+    """
+    shown = [f"<{url}|{label}>" if url and _safe_url(url) and not re.search("[<>|]", url) else label
+             for label, url in earlier]
+    word = "case" if total == 1 else "cases"
+    more = f" (the latest {len(shown)})" if total > len(shown) else ""
+    text = f"\U0001f5c2\ufe0f {total} earlier {word} from this customer{more}: " + ", ".join(shown)
+    return {"type": "context", "block_id": block_id, "elements": [_mrkdwn(text[:MAX_SECTION_TEXT])]}
+
+
+def case_actions_block(case_id: str, block_id: str) -> Block:
+    """The parent's buttons. Everyone sees them; each click is authorised by the bridge."""
+
+    def button(action_id: str, label: str) -> Block:
+        return {"type": "button", "action_id": action_id, "value": case_id,
+                "text": {"type": "plain_text", "text": label, "emoji": True}}
+
+    return {"type": "actions", "block_id": block_id, "elements": [
+        button(ACTION_HANDOVER, "Hand over\u2026"), button(ACTION_TAKEOVER, "Take over (admins)"),
+        button(ACTION_MOVE, "Move\u2026"),
+    ]}

@@ -9,6 +9,7 @@ Keys (all under ``xdesk:``):
 - ``tweet:<tweet id>`` -> case id, for every customer tweet and every reply the brand sent
 - ``tweetdata:<tweet id>`` the stored tweet; ``conv:<conversation id>`` -> case id
 - ``parent:<channel>:<ts>`` -> case id; ``cursor:<source>`` the newest tweet id stored from a source
+- ``customer:<X user id>`` list of the customer's case ids, oldest first
 - ``event:<event id>`` Slack events already handled; ``msg:<channel>:<ts>`` Slack messages taken as replies
 - ``unclaimed``, ``waiting`` sorted sets of case ids by the time they wait from (for reminders);
   ``closed`` closed periods by their end, ``closed:<period>`` its channels, ``closed:<period>:<channel>``
@@ -102,6 +103,8 @@ else
     'resolved_by', '', 'parent_ts', '', 'answerable', answerable, 'tweet_count', 1,
     'after_hours', period ~= '' and '1' or '0', 'waiting_since', since)
   redis.call('ZADD', p..'unclaimed', since, case_id)
+  -- The customer's cases, oldest first: a new case's parent lists the earlier ones.
+  redis.call('RPUSH', p..'customer:'..cjson.decode(customer)['id'], case_id)
 end
 redis.call('SET', p..'tweet:'..tid, case_id)
 redis.call('SET', p..'tweetdata:'..tid, tweet_json)

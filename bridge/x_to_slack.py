@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from bridge import crash
+from bridge.case_history import CaseHistory
 from bridge.hours import after_hours
 from bridge.lanes import Attempts, Done, PermanentFailure, Retry
 from bridge.log import kv
@@ -141,6 +142,7 @@ class SlackPosting:
         self.slack = slack
         self.settings = settings
         self.brand = brand
+        self.history = CaseHistory(store, slack)
 
     def handlers(self) -> dict[str, Callable]:
         return {
@@ -164,9 +166,12 @@ class SlackPosting:
         tweet = self.store.tweet(case.first_tweet)
         if tweet is None:
             raise PermanentFailure(f"tweet {case.first_tweet} of case {case.id} is not stored")
+        extra = self.history.blocks(case, tweet)
+
         def render(images: bool = True) -> tuple[list[dict], str]:
-            return parent_blocks(case, tweet, brand_username=self.brand.username,
-                                 claim_emoji=self.settings.emoji.claim, images=images)
+            blocks, text = parent_blocks(case, tweet, brand_username=self.brand.username,
+                                         claim_emoji=self.settings.emoji.claim, images=images)
+            return blocks + extra, text
 
         payload = {"case_id": case.id, "tweet_id": tweet.id}
         channel = case.channel
@@ -219,6 +224,7 @@ class SlackPosting:
             return Done({"skipped": "no parent yet"})  # the parent, when posted, shows the state
         blocks, text = parent_blocks(case, tweet, brand_username=self.brand.username,
                                      claim_emoji=self.settings.emoji.claim)
+        blocks += self.history.blocks(case, tweet)
         self._slack(lambda: self.slack.update(case.channel, case.parent_ts or "", text, blocks))
         return Done(True)
 
