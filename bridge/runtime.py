@@ -18,6 +18,7 @@ import redis
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
+from bridge.case_move import CaseMoves
 from bridge.clock import ClockJobs, ClockLoop
 from bridge.customer_gone import DeletionWatch
 from bridge.edits import EditJobs
@@ -163,7 +164,7 @@ class Runtime:
         desk = Desk(self.store, self.settings, Roles(self.settings, self.slack, self.redis, self.store.p), self.slack)
         clock = ClockJobs(self.store, self.slack, self.settings, brand, posting, replies)
         handlers = {**posting.handlers(), **replies.handlers(), **SavedReplySending(posting, desk).handlers(),
-                    **clock.handlers(),
+                    **clock.handlers(), **CaseMoves(posting).handlers(),
                     **EditJobs(self.store, self.x, self.settings, brand.username).handlers()}
         threads = []
         revive = None if self.env.redis_url else (lambda: ensure_embedded(self.env.bridge_data_dir))

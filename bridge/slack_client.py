@@ -167,6 +167,27 @@ class SlackSide:
                 return str(case_id) if case_id else None
         return None
 
+    # -- moving a case (bridge/case_move.py) --
+
+    def replies(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """Every message of the thread of ``ts``, the parent first, with their metadata."""
+        messages: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(50):  # at most 10,000 messages
+            page = self._call("conversations.replies", channel=channel, ts=ts, limit=200, include_all_metadata=True,
+                              **({"cursor": cursor} if cursor else {}))
+            # Slack repeats the parent at the top of every page.
+            messages += [m for m in page.get("messages", []) if not messages or m.get("ts") != ts]
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return messages
+
+    def user_name(self, user: str) -> str:
+        info = self._call("users.info", user=user).get("user", {})
+        profile = info.get("profile") or {}
+        return str(profile.get("display_name") or info.get("real_name") or info.get("name") or user)
+
     def channel_problem(self, channel: str) -> str | None:
         """None when the bot can post in ``channel``, else what is wrong, in words."""
         try:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import redis
 
 from bridge import crash, dry_run, privacy
+from bridge.case_move import is_old_parent, moved_hint
 from bridge.customer_gone import mark_gone
 from bridge.edits import cancelled
 from bridge.lanes import Attempts, Done, Retry
@@ -160,7 +161,7 @@ class Desk:
         if reaction not in (self.settings.emoji.claim, self.settings.emoji.resolve):
             return
         case = self._case_at(channel, ts)
-        if case is None:
+        if case is None or is_old_parent(case, channel, ts):
             return
         if reaction == self.settings.emoji.claim:
             self._claim(case, user)
@@ -171,7 +172,7 @@ class Desk:
         if reaction not in (self.settings.emoji.claim, self.settings.emoji.resolve):
             return
         case = self._case_at(channel, ts)
-        if case is None:
+        if case is None or is_old_parent(case, channel, ts):
             return
         if reaction == self.settings.emoji.claim and case.claimer in (user, None):
             if self.store.release(case.id, SlackUserId(user)):
@@ -214,6 +215,10 @@ class Desk:
         """A thread message; ``files``: the Slack file objects of a file_share message (bridge/media.py)."""
         case = self._case_at(channel, thread_ts)
         if case is None:
+            return
+        if is_old_parent(case, channel, thread_ts):
+            if self.store.take_message(channel, ts, [ephemeral_job(channel, user, moved_hint(case), thread_ts)]):
+                log.info(kv("reply.in_old_thread", case=case.id, user=user, ts=ts))
             return
         if is_note(text, self.settings.replies.note_prefixes):
             log.info(kv("reply.note", case=case.id, user=user, ts=ts))

@@ -6,7 +6,7 @@ from slack_bolt import App
 
 from bridge.edits import Edits
 from bridge.slack_to_x import Desk
-from handlers import commands, edits, fallback, messages, reactions, saved_replies
+from handlers import case_actions, commands, edits, fallback, messages, reactions, saved_replies
 
 
 def register_all(app: App, desk: Desk) -> None:
@@ -15,4 +15,5 @@ def register_all(app: App, desk: Desk) -> None:
     messages.register(app, desk)
     commands.register(app, desk)
     saved_replies.register(app, desk)
+    case_actions.register(app, desk)
     fallback.register(app)  # last: it matches whatever the others did not
