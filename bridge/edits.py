@@ -34,7 +34,7 @@ from bridge.log import kv
 from bridge.media import MediaRefused, attachments
 from bridge.models import Case
 from bridge.settings import Settings
-from bridge.store import EVENT_TTL, Store
+from bridge.store import Store
 from bridge.tweet_text import EmptyReply, ReplyTooLong, is_note
 from bridge.x_client import RateLimited, XClient, XError, backoff
 
@@ -119,22 +119,7 @@ class Edits:
     def _once(self, key: str, jobs: list[tuple[str, dict]], also: Callable[[redis.client.Pipeline], None] | None = None,
               ) -> bool:
         """Queue ``jobs`` unless ``key`` was taken before (Slack retries, double clicks, twins)."""
-        key = f"{self.p}{key}"
-        with self.store.r.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(key)
-                if pipe.exists(key):
-                    return False
-                pipe.multi()
-                pipe.set(key, 1, ex=EVENT_TTL)
-                if also:
-                    also(pipe)
-                for lane, job in jobs:
-                    self.store.outbox.push(lane, job, pipe=pipe)
-                pipe.execute()
-            except redis.WatchError:
-                return False
-        return True
+        return self.store.queue_once(f"{self.p}{key}", jobs, also=also)
 
     # -- an agent edits a thread message ---------------------------------------------------------
 
@@ -234,20 +219,9 @@ class Edits:
 
     def _switch(self, channel: str, ts: str, old_job: str, new_job: str, jobs: list[tuple[str, dict]]) -> bool:
         """Make ``new_job`` the message's reply if ``old_job`` still is, with its jobs: exactly once."""
-        key = f"{self.p}replyjob:{channel}:{ts}"
-        with self.store.r.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(key)
-                if (pipe.get(key) or f"reply:{channel}:{ts}") != old_job:
-                    return False
-                pipe.multi()
-                pipe.set(key, new_job, ex=KEEP)
-                for lane, job in jobs:
-                    self.store.outbox.push(lane, job, pipe=pipe)
-                pipe.execute()
-            except redis.WatchError:
-                return False
-        return True
+        first = f"reply:{channel}:{ts}"  # a message never replaced has no key yet
+        return self.store.queue_once(f"{self.p}replyjob:{channel}:{ts}", jobs, value=new_job, ttl=KEEP,
+                                     when=lambda current: (current or first) == old_job)
 
     # -- an agent deletes a thread message -------------------------------------------------------
 

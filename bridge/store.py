@@ -346,16 +346,33 @@ class Store:
 
     def take_message(self, channel: str, ts: str, jobs: list[tuple[str, Job]]) -> bool:
         """Queue ``jobs`` for a Slack message unless it was taken before (Slack retries, twins)."""
-        key = f"{self.p}msg:{channel}:{ts}"
-        # The mark and the jobs in one transaction: a mark without its jobs would refuse Slack's
-        # retry of a reply that was never queued.
+        return self.queue_once(f"{self.p}msg:{channel}:{ts}", jobs)
+
+    def queue_once(
+        self,
+        key: str,
+        jobs: list[tuple[str, Job]],
+        *,
+        when: Callable[[str | None], bool] = lambda current: current is None,
+        value: str = "1",
+        ttl: int = EVENT_TTL,
+        also: Callable[[redis.client.Pipeline], object] | None = None,
+    ) -> bool:
+        """Set ``key`` to ``value`` and queue ``jobs`` in one transaction, if ``when`` accepts the key's
+        current value (by default: if the key is unset). False if not, or if a twin got there first.
+
+        The mark and the jobs go together: a mark without its jobs would refuse Slack's retry of
+        something that was never queued, and jobs without the mark would be queued twice.
+        """
         with self.r.pipeline(transaction=True) as pipe:
             try:
                 pipe.watch(key)
-                if pipe.exists(key):
+                if not when(pipe.get(key)):
                     return False
                 pipe.multi()
-                pipe.set(key, 1, ex=EVENT_TTL)
+                pipe.set(key, value, ex=ttl)
+                if also:
+                    also(pipe)
                 for lane, job in jobs:
                     self.outbox.push(lane, job, pipe=pipe)
                 pipe.execute()
