@@ -52,6 +52,8 @@ class Tweet:
     created_at: str | None = None
     media: tuple[Media, ...] = ()
     mentions: tuple[str, ...] = ()  # usernames mentioned, lower case, without "@"
+    # A private direct message (its id a DM event id), not a public post: it has no link on X.
+    direct: bool = False
 
     @property
     def referenced(self) -> tuple[TweetId, ...]:

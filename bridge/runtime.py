@@ -21,6 +21,8 @@ from slack_sdk.errors import SlackApiError
 from bridge.case_move import CaseMoves
 from bridge.clock import ClockJobs, ClockLoop
 from bridge.customer_gone import DeletionWatch
+from bridge.dm_replies import DmJobs
+from bridge.dms import DmPoller
 from bridge.edits import EditJobs
 from bridge.lanes import LaneWorker
 from bridge.log import kv
@@ -165,7 +167,8 @@ class Runtime:
         clock = ClockJobs(self.store, self.slack, self.settings, brand, posting, replies)
         handlers = {**posting.handlers(), **replies.handlers(), **SavedReplySending(posting, desk).handlers(),
                     **clock.handlers(), **CaseMoves(posting).handlers(),
-                    **EditJobs(self.store, self.x, self.settings, brand.username).handlers()}
+                    **EditJobs(self.store, self.x, self.settings, brand.username).handlers(),
+                    **DmJobs(self.store, self.x, self.settings, brand, replies).handlers()}
         threads = []
         revive = None if self.env.redis_url else (lambda: ensure_embedded(self.env.bridge_data_dir))
         pollers = [Poller("mentions", lambda since, until: self.x.mentions(brand.id, since, until), self.store,
@@ -173,6 +176,8 @@ class Runtime:
         for query in self.settings.x.search:
             pollers.append(Poller(search_source(query), lambda since, until, q=query: self.x.search(q, since, until),
                                   self.store, self.settings, brand, answerable_by_source=False, revive=revive))
+        if self.settings.dm.enabled:
+            pollers.append(DmPoller(self.x, self.store, self.settings, brand, revive=revive))
         for poller in pollers:
             threads.append(threading.Thread(target=poller.run, args=(stop,), name=f"poll-{poller.source}"))
         threads.append(threading.Thread(target=ClockLoop(self.store, self.settings, revive).run, args=(stop,),

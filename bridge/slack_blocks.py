@@ -25,6 +25,7 @@ MAX_IMAGES = 4  # X attaches at most four photos, or one video or GIF
 MAX_TEXT_SECTIONS = 10  # 30,000 characters: a long post past that is cut, the rest is one click away
 BLOCK_ID_PREFIX = "xdesk"
 
+DIRECT_MESSAGE = "\U0001f512 Private direct message (not public on X)"
 _HANDLE = re.compile(r"^[A-Za-z0-9_]{1,15}$")  # X usernames; anything else is not linked
 _TWEET_ID = re.compile(r"^[0-9]{1,25}$")
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -133,7 +134,7 @@ def _truncate(text: str, limit: int) -> str:
 
 
 def _tweet_link(tweet: Tweet) -> str | None:
-    if not _TWEET_ID.match(tweet.id):
+    if tweet.direct or not _TWEET_ID.match(tweet.id):  # a direct message is private: no link to it
         return None
     user = tweet.author.username if _HANDLE.match(tweet.author.username) else "i"
     return f"https://x.com/{user}/status/{tweet.id}"
@@ -294,6 +295,8 @@ def parent_blocks(
     link = _tweet_link(tweet)
     if link:
         facts.insert(0, f"<{link}|View on X>")
+    if tweet.direct:
+        facts.insert(0, DIRECT_MESSAGE)
     tail.append(
         {
             "type": "context",
@@ -304,7 +307,8 @@ def parent_blocks(
     media = _media_blocks(tweet, ids, images)
     budget = min(MAX_TEXT_SECTIONS, MAX_BLOCKS - 1 - len(media) - len(tail))
     text = _text_sections(tweet.text, ids, budget)
-    fallback = f"New case from {tweet.author.name} (@{author.username}): {tweet.text}"
+    what = "direct message" if tweet.direct else "case"
+    fallback = f"New {what} from {tweet.author.name} (@{author.username}): {tweet.text}"
     return [head, *text, *media, *tail], escape_mrkdwn(_truncate(" ".join(fallback.split()), 300))
 
 
@@ -319,6 +323,8 @@ def followup_blocks(tweet: Tweet, *, images: bool = True) -> tuple[list[Block], 
     if avatar:
         who.append(_image(avatar, f"Profile picture of @{tweet.author.username}"))
     who.append(_mrkdwn(_who(tweet)))
+    if tweet.direct:
+        who.append(_mrkdwn(DIRECT_MESSAGE))
     blocks: list[Block] = [{"type": "context", "block_id": ids("author"), "elements": who}]
     media = _media_blocks(tweet, ids, images)
     link = _tweet_link(tweet)

@@ -158,6 +158,11 @@ class Desk:
     # -- reactions on a parent -----------------------------------------------------------------
 
     def reaction_added(self, user: str, channel: str, ts: str, reaction: str) -> None:
+        if reaction == self.settings.emoji.ask_dm:
+            from bridge.dm_replies import ask_for_dm  # here: that module builds on this one's jobs
+
+            ask_for_dm(self, user, channel, ts)
+            return
         if reaction not in (self.settings.emoji.claim, self.settings.emoji.resolve):
             return
         case = self._case_at(channel, ts)
@@ -232,6 +237,10 @@ class Desk:
         if case.claimer != user:
             log.info(kv("reply.note", case=case.id, user=user, ts=ts, why="not the claimer"))
             return
+        from bridge.dm_replies import take_dm_reply  # here: that module builds on this one's jobs
+
+        if take_dm_reply(self, case, user, channel, ts, text):
+            return  # a direct message, private: neither split nor checked like a public reply
         guard = privacy.review(text, self.settings)
         if guard.message:
             if self.store.take_message(channel, ts, [ephemeral_job(channel, user, guard.message, thread_ts),

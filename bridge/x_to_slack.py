@@ -76,31 +76,37 @@ class Poller:
         # slower poll may overlap another, which stores nothing twice).
         if not r.set(key, "polling", nx=True, px=15_000):
             return max(0.1, min(5.0, (r.pttl(key) or 1000) / 1000))
-        wait = self.settings.x.min_poll_interval
+        wait = self.min_interval()
         try:
             wait = self.poll_now()
         finally:
             r.set(key, "waiting", px=max(1, int(wait * 1000)))
         return wait
 
-    def poll_now(self) -> float:
-        """Fetch and store what is new, whoever else polls; return the seconds to wait before the next."""
-        min_interval = self.settings.x.min_poll_interval
-        since = self.store.cursor(self.source)
-        gap = self.store.gap(self.source)
-        try:
-            fetched = self.fetch(since, gap[0] if gap else None)
-        except RateLimited as exc:
-            self.failures += 1
+    def min_interval(self) -> float:
+        return self.settings.x.min_poll_interval
+
+    def wait_after(self, exc: XError, min_interval: float) -> float:
+        """Seconds to wait after a failed read: until X's reset after a 429, else backing off."""
+        self.failures += 1
+        if isinstance(exc, RateLimited):
             wait = exc.reset_at - time.time() if exc.reset_at else backoff(self.failures, min_interval)
             wait = max(min_interval, wait)
             log.warning(kv("x.rate_limited", source=self.source, wait=round(wait, 1), daily=exc.daily))
             return wait
+        wait = max(min_interval, backoff(self.failures, min_interval))
+        log.warning(kv("x.poll_failed", source=self.source, reason=exc.reason, wait=round(wait, 1)))
+        return wait
+
+    def poll_now(self) -> float:
+        """Fetch and store what is new, whoever else polls; return the seconds to wait before the next."""
+        min_interval = self.min_interval()
+        since = self.store.cursor(self.source)
+        gap = self.store.gap(self.source)
+        try:
+            fetched = self.fetch(since, gap[0] if gap else None)
         except XError as exc:
-            self.failures += 1
-            wait = max(min_interval, backoff(self.failures, min_interval))
-            log.warning(kv("x.poll_failed", source=self.source, reason=exc.reason, wait=round(wait, 1)))
-            return wait
+            return self.wait_after(exc, min_interval)
         self.failures = 0
         stored = 0
         for tweet in fetched.tweets:

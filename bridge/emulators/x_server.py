@@ -3,8 +3,8 @@
 The bridge's real ``XClient`` (real tweepy, real OAuth 1.0a signatures) talks to it unchanged through
 ``X_API_URL``. It serves ``GET /2/users/me``, ``GET /2/users/:id/mentions``,
 ``GET /2/users/:id/tweets``, ``GET /2/tweets/search/recent``, ``POST /2/tweets``, ``DELETE /2/tweets/:id``,
-``GET /2/tweets/:id``, ``GET /2/tweets?ids=`` and media upload (``x_media.py``), keeps X's rate-limit
-budgets, and refuses what X refuses.
+``GET /2/tweets/:id``, ``GET /2/tweets?ids=``, media upload (``x_media.py``) and direct messages
+(``x_dms.py``), keeps X's rate-limit budgets, and refuses what X refuses.
 A tweet created with ``POST /2/tweets`` is stored as X stores it (NFC, trimmed, URLs wrapped in t.co
 links); ``add_tweet`` takes its text as already stored. Shapes follow the OpenAPI document 2.162 in
 /work/shared/reference; ``/_emulator/`` is not X: it lets a person or another process add tweets and
@@ -32,6 +32,7 @@ from twitter_text import parse_tweet
 
 from bridge.emulators import x_media
 from bridge.emulators import x_wire as wire
+from bridge.emulators.x_dms import DmBox
 from bridge.emulators.x_gate import DAILY_WINDOWS, Fault, Faults, HttpServer, OAuthVerifier, RateLimits
 from bridge.emulators.x_store import World, escape_text, stored_form
 from bridge.emulators.x_wire import Reply, XApiError, check_id, not_found, parse_query, problem
@@ -83,6 +84,7 @@ class XEmulator:
         self._server: HttpServer | None = None
         self._thread: threading.Thread | None = None
         self.brand_id = self.add_user(brand_username, brand_name, followers=12000)
+        self.dms = DmBox(self)  # direct messages: x.dms.send(...), x.dms.sent
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -399,6 +401,11 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
     ("POST", re.compile(r"^/2/tweets$"), "POST /2/tweets", XEmulator._post_tweet),
     ("DELETE", re.compile(r"^/2/tweets/([^/]+)$"), "DELETE /2/tweets/:id", XEmulator._delete_tweet),
     *x_media.ROUTES,
+    ("GET", re.compile(r"^/2/dm_events$"), "GET /2/dm_events", lambda x, *a: x.dms.list_events(*a)),
+    ("GET", re.compile(r"^/2/dm_conversations/with/([^/]+)/dm_events$"),
+     "GET /2/dm_conversations/with/:participant_id/dm_events", lambda x, *a: x.dms.conversation_events(*a)),
+    ("POST", re.compile(r"^/2/dm_conversations/with/([^/]+)/messages$"),
+     "POST /2/dm_conversations/with/:participant_id/messages", lambda x, *a: x.dms.create_message(*a)),
 ]
 
 

@@ -33,6 +33,9 @@ RATE_LIMITS: dict[str, int] = {
     "POST /2/media/upload/initialize": 1875,
     "POST /2/media/upload/:id/append": 1875,
     "POST /2/media/upload/:id/finalize": 1875,
+    "GET /2/dm_events": 15,
+    "GET /2/dm_conversations/with/:participant_id/dm_events": 15,
+    "POST /2/dm_conversations/with/:participant_id/messages": 15,
 }
 
 # The names X accepts (OpenAPI 2.162 parameter enums); any other value is a 400.

@@ -1,0 +1,212 @@
+"""Direct messages, Slack to X: the claimer's reply sent as a DM, and asking a customer for a DM.
+
+From Slack (:func:`take_dm_reply`, :func:`ask_for_dm`, called by :class:`~bridge.slack_to_x.Desk`)
+only Redis is touched and jobs queued; :class:`DmJobs` runs them on the ``x`` lane, in order with
+the brand's tweets. X takes no idempotency key for a DM either: like a tweet, each send leaves a mark
+first, and a later attempt looks in the conversation for its text before sending again.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bridge.dms import DmStore, dm_recipient
+from bridge.lanes import Attempts, Done, Retry
+from bridge.log import kv
+from bridge.models import Author, Case, CaseId, TweetId, UserId
+from bridge.settings import Settings
+from bridge.slack_blocks import escape_mrkdwn
+from bridge.slack_to_x import XReplies, ephemeral_job, notice_job, react_job
+from bridge.store import Store
+from bridge.tweet_text import EmptyReply, compose, plan_reply, slack_to_plain
+from bridge.x_client import RateLimited, XClient, XError, XUnavailable, backoff
+from bridge.x_client import _comparable as comparable  # what X leaves of a text (t.co links...)
+
+if TYPE_CHECKING:
+    from bridge.slack_to_x import Desk
+
+log = logging.getLogger(__name__)
+
+MAX_DM = 10_000  # characters of one direct message: https://docs.x.com/x-api/direct-messages/manage/introduction
+LOOKUP_PAGES = 3  # of the conversation, when looking for a DM whose answer was lost
+
+
+def dm_text(text: str, signature: str) -> str:
+    """The DM for a Slack reply: plain text, signed; one message, never split."""
+    return plan_reply(slack_to_plain(text), signature, "refuse", limit=sys.maxsize)[0]
+
+
+# -- from Slack ------------------------------------------------------------------------------------
+
+
+def take_dm_reply(desk: Desk, case: Case, user: str, channel: str, ts: str, text: str) -> bool:
+    """Queue the claimer's reply as a DM if :func:`dm_recipient` says so; False: tweet it as usual."""
+    peer = dm_recipient(desk.store, case.id)
+    if peer is None:
+        return False
+    try:
+        signed = dm_text(text, desk.settings.signature_of(user))
+    except EmptyReply as exc:
+        desk.store.take_message(channel, ts, [ephemeral_job(channel, user, f"Not sent: {exc}", case.parent_ts)])
+        return True
+    if len(signed) > MAX_DM:
+        why = f"a direct message holds at most {MAX_DM:,} characters and this one has {len(signed):,}."
+        desk.store.take_message(channel, ts, [ephemeral_job(channel, user, f"Not sent: {why}", case.parent_ts),
+                                              react_job(channel, ts, "x")])
+        return True
+    job = {"id": f"dm_reply:{channel}:{ts}", "kind": "dm_reply", "case": case.id, "to": peer, "channel": channel,
+           "ts": ts, "user": user, "text": text}
+    if desk.store.take_message(channel, ts, [("x", job)]):
+        log.info(kv("reply.dm_queued", case=case.id, user=user, ts=ts))
+    return True
+
+
+def ask_for_dm(desk: Desk, user: str, channel: str, ts: str) -> None:
+    """The ask_dm reaction on a public case's parent: tweet the customer the ask, once per case.
+
+    The claimer may ask; on an unclaimed case any agent may (asking does not claim it).
+    """
+    case = desk._case_at(channel, ts)
+    if case is None:
+        return
+    dms = DmStore(desk.store)
+    why = None
+    if not desk.roles.is_agent(user):
+        why = "Only agents can ask a customer for a direct message."
+    elif not desk.settings.dm.enabled:
+        why = "Direct messages are switched off ([dm] enabled = false), so a customer's DM would not reach Slack."
+    elif dms.is_dm_case(case.id):
+        why = "This case is a direct message already: just reply in the thread."
+    elif case.claimer and case.claimer != user:
+        why = f"<@{case.claimer}> has this case, so only they can ask the customer for a DM."
+    if why:
+        desk._push(ephemeral_job(channel, user, why))
+        log.info(kv("dm.ask_refused", case=case.id, user=user, why=why))
+        return
+    job = {"id": f"dm_ask:{case.id}", "kind": "dm_ask", "case": case.id, "user": user}
+    if dms.queue_once(f"dm_ask:{case.id}", "x", job):
+        log.info(kv("dm.ask_queued", case=case.id, user=user))
+
+
+# -- the jobs --------------------------------------------------------------------------------------
+
+
+class _Missing(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"  # a placeholder the template does not know stays as written
+
+
+class DmJobs:
+    def __init__(self, store: Store, x: XClient, settings: Settings, brand: Author, replies: XReplies) -> None:
+        self.store = store
+        self.dms = DmStore(store)
+        self.x = x
+        self.settings = settings
+        self.brand = brand
+        self.replies = replies  # its _tweet_once tweets the ask exactly once
+
+    def handlers(self) -> dict[str, Callable]:
+        return {"dm_reply": self.reply, "dm_ask": self.ask}
+
+    def reply(self, job: dict) -> Done:
+        case = self.store.case(CaseId(job["case"]))
+        if case is None:
+            return Done({"skipped": "case gone"})
+        channel, ts, user = job["channel"], job["ts"], job["user"]
+        text = dm_text(job["text"], self.settings.signature_of(user))
+        who = escape_mrkdwn("@" + case.customer.username)
+        if self.settings.x.dry_run:
+            said = f"Dry run, nothing sent. As a direct message to {who} this would have been:\n{escape_mrkdwn(text)}"
+            return Done({"dry_run": text}, [notice_job(case, job["id"], said)])
+        try:
+            event_id = self._send_once(job, UserId(job["to"]), text)
+        except XError as exc:
+            self._retry_or_raise(exc)
+            log.warning(kv("reply.dm_failed", case=case.id, ts=ts, reason=exc.reason))
+            return Done({"failed": exc.reason}, [
+                react_job(channel, ts, "x"),
+                notice_job(case, job["id"], f"<@{user}> Not sent as a direct message: {escape_mrkdwn(exc.reason)}"),
+            ])
+        log.info(kv("reply.dm_sent", case=case.id, user=user, ts=ts, dm=event_id))
+        return Done({"dm": event_id}, [
+            react_job(channel, ts, self.settings.replies.sent_emoji),
+            notice_job(case, job["id"], f"Sent as a direct message to {who}."),
+        ])
+
+    def ask(self, job: dict) -> Done:
+        case = self.store.case(CaseId(job["case"]))
+        if case is None:
+            return Done({"skipped": "case gone"})
+        customer, user = case.customer, job["user"]
+        ask = self.settings.dm.ask_template.format_map(_Missing(handle=customer.username, name=customer.name))
+        text = compose(ask, self.settings.signature_of(user))
+        who = escape_mrkdwn("@" + customer.username)
+        # Before the tweet: a customer answering at once must find the case waiting.
+        self.dms.record_ask(case.id, customer.id)
+        if self.settings.x.dry_run:
+            return Done({"dry_run": text}, [notice_job(case, job["id"], f"Dry run, nothing tweeted. Asking {who} "
+                                                       f"for a DM would have tweeted:\n{escape_mrkdwn(text)}")])
+        try:
+            tweet_id = self.replies._tweet_once(job, 0, text, case.latest_customer_tweet)
+        except XError as exc:
+            self._retry_or_raise(exc)
+            log.warning(kv("dm.ask_failed", case=case.id, reason=exc.reason))
+            return Done({"failed": exc.reason}, [notice_job(
+                case, job["id"], f"<@{user}> Could not ask {who} for a DM: {escape_mrkdwn(exc.reason)}")])
+        self.store.link_brand_tweet(case.id, tweet_id)
+        link = f"https://x.com/{self.brand.username}/status/{tweet_id}"
+        log.info(kv("dm.asked", case=case.id, user=user, tweet=tweet_id))
+        return Done({"tweets": [tweet_id]}, [notice_job(case, job["id"], f"Asked {who} to send a DM: {link}")])
+
+    @staticmethod
+    def _retry_or_raise(exc: XError) -> None:
+        """Leave the job for later when X may take it then; return when X said no for good."""
+        if isinstance(exc, RateLimited):
+            raise Retry(max(1.0, (exc.reset_at - time.time()) if exc.reset_at else backoff(1, 15)), exc.reason)
+        if exc.retryable:
+            raise Retry(backoff(1, 5), exc.reason)
+
+    def _send_once(self, job: dict, peer: UserId, text: str) -> TweetId:
+        """Send the DM unless an earlier attempt did: see :meth:`XReplies._tweet_once`."""
+        attempts = Attempts(self.store.r, f"{self.store.p}attempt:{job['id']}")
+        first = attempts.before()
+        if first is not None:
+            found = self._find_sent(peer, text, since=first - 60)
+            if found:
+                log.info(kv("reply.dm_reconciled", job=job["id"], dm=found))
+                attempts.answered()
+                return found
+        attempts.sending(first)
+        try:
+            event_id = self.x.send_dm(peer, text)
+        except XError as exc:
+            if not isinstance(exc, XUnavailable):
+                attempts.answered()  # X answered no: nothing was sent
+            raise
+        attempts.answered()
+        return event_id
+
+    def _find_sent(self, peer: UserId, text: str, since: float) -> TweetId | None:
+        """The brand's DM to ``peer`` with ``text`` sent after ``since``, if X has one."""
+        wanted, token = comparable(text), None
+        for _ in range(LOOKUP_PAGES):
+            page = self.x.dm_events(token, participant=peer)
+            for m in page.messages:
+                if m.author.id == self.brand.id and comparable(m.text) == wanted and _after(m.created_at, since):
+                    return m.id
+            token = page.next_token
+            if not token:
+                return None
+        raise XError("the bridge could not check on X whether this direct message was already sent; look at "
+                     "the conversation on X before sending it again")
+
+
+def _after(created_at: str | None, since: float) -> bool:
+    if not created_at:
+        return True  # X did not say when: the text alone decides
+    return datetime.fromisoformat(created_at.replace("Z", "+00:00")).timestamp() >= since

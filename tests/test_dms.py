@@ -1,0 +1,195 @@
+"""Direct messages through the real bridge: a DM becomes a case, the claimer's reply goes back as a DM,
+and the ask_dm reaction on a public case asks the customer for one."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from bridge.emulators.slack_server import SlackEmulator
+from bridge.emulators.x_server import XEmulator
+from bridge.settings import load
+from tests import harness
+from tests.harness import ANNA, BEN, CARL, DSL, Desk, claimed_case, drained, eventually, notices
+
+DMS_ON = "\n[dm]\nenabled = true\nmin_poll_interval = 0.2\n"
+DM_EVENTS = r"^/2/dm_events$"
+SEND_DM = r"^/2/dm_conversations/with/\d+/messages$"
+
+
+@pytest.fixture
+def dm_desk(make_desk) -> Desk:
+    return make_desk(DMS_ON)
+
+
+def claim(desk: Desk, parent: dict, user: str = ANNA) -> None:
+    desk.claim(user, parent)
+    desk.wait_for(lambda: desk.claimed_by(parent, user))
+
+
+def followup_shown(desk: Desk, parent: dict, text: str) -> bool:
+    return any(text in harness.said(m) for m in desk.thread(parent)[1:])
+
+
+def told(desk: Desk, parent: dict, needle: str) -> list[str]:
+    """The bridge's notices saying ``needle``, read as a person does (an @ is kept from pinging)."""
+    return [n.replace("\u2060", "") for n in notices(desk, parent, "") if needle in n.replace("\u2060", "")]
+
+
+def dm_posts(x: XEmulator) -> list:
+    return [r for r in x.requests if r.method == "POST" and "/messages" in r.path]
+
+
+def test_a_dm_opens_a_private_case_and_the_claimers_reply_goes_back_as_a_dm(dm_desk: Desk) -> None:
+    desk = dm_desk
+    dm_id = desk.x.dms.send("My router is dead since Monday, my customer number is 4711", author="kunde_klaus")
+    parent = desk.parent_of(dm_id)
+    assert parent["channel"] == DSL  # routed by topic like a tweet
+    shown = desk.parent_text(parent)
+    assert "Private direct message" in shown and "customer number is 4711" in shown
+    assert "/status/" not in shown  # no public link to a DM
+
+    claim(desk, parent)
+    ts = desk.reply(ANNA, parent, "Thanks, we'll reset your line now.")
+    [sent] = desk.x.dms.wait_for_sent(1)
+    assert sent == {"id": sent["id"], "text": "Thanks, we'll reset your line now. ^AN", "to": "kunde_klaus"}
+    desk.wait_for(lambda: "outbox_tray" in desk.slack.reactions(parent["channel"], ts))
+    desk.wait_for(lambda: bool(told(desk, parent, "Sent as a direct message to @kunde_klaus")))
+
+    second = desk.x.dms.send("It works again, thank you!", author="kunde_klaus")
+    desk.wait_for(lambda: followup_shown(desk, parent, "It works again"))
+    desk.reply(ANNA, parent, "Glad to hear it!")
+    desk.x.dms.wait_for_sent(2)
+    drained(desk)
+    assert desk.x.posted == []  # nothing went out as a tweet
+    assert desk.rt.store.case_of_tweet(second) == desk.rt.store.case_of_tweet(dm_id)
+    assert len([m for m in desk.slack.messages(DSL) if m.get("thread_ts") in (None, m["ts"])]) == 1
+
+
+def test_asking_for_a_dm_tweets_once_and_the_dm_joins_the_public_case(dm_desk: Desk) -> None:
+    desk = dm_desk
+    tweet_id, parent = claimed_case(desk, "@Telekom_hilft my router is dead")
+    desk.slack.add_reaction(ANNA, parent["channel"], parent["ts"], "envelope", retries=1)
+    desk.slack.remove_reaction(ANNA, parent["channel"], parent["ts"], "envelope")
+    desk.slack.add_reaction(ANNA, parent["channel"], parent["ts"], "envelope")
+    [ask] = desk.x.wait_for_posts(1)
+    assert ask["text"] == ("@kunde_klaus We'd like to help with this privately: please send us a direct message. ^AN")
+    assert ask["in_reply_to_tweet_id"] == tweet_id
+    desk.wait_for(lambda: bool(told(desk, parent, "Asked @kunde_klaus to send a DM")))
+    assert f"https://x.com/Telekom_hilft/status/{ask['id']}" in told(desk, parent, "Asked")[0]
+
+    desk.x.dms.send("Here I am, customer number 4711", author="kunde_klaus")
+    desk.wait_for(lambda: followup_shown(desk, parent, "customer number 4711"))
+    desk.reply(ANNA, parent, "Thanks, found your contract.")
+    [sent] = desk.x.dms.wait_for_sent(1)
+    assert sent["text"] == "Thanks, found your contract. ^AN" and sent["to"] == "kunde_klaus"
+
+    # The customer's latest message is a tweet again: the reply is tweeted again.
+    later = desk.tweet("@Telekom_hilft still dead though", in_reply_to=ask["id"])
+    desk.wait_for(lambda: followup_shown(desk, parent, "still dead though"))
+    desk.reply(ANNA, parent, "We're sending a technician.")
+    posted = desk.x.wait_for_posts(2)
+    assert posted[1]["in_reply_to_tweet_id"] == later and posted[1]["text"] == "We're sending a technician. ^AN"
+    drained(desk)
+    assert len(desk.x.posted) == 2 and len(desk.x.dms.sent) == 1  # the ask tweeted once, one DM
+
+
+def test_only_agents_may_ask_and_not_on_someone_elses_case(make_desk) -> None:
+    desk = make_desk(DMS_ON, text=harness.BASE_SETTINGS.replace("agents = []", f'agents = ["{ANNA}", "{BEN}"]'))
+    _, parent = claimed_case(desk)
+    desk.slack.add_reaction(CARL, parent["channel"], parent["ts"], "envelope")
+    desk.slack.add_reaction(BEN, parent["channel"], parent["ts"], "envelope")
+    desk.wait_for(lambda: any(e["user"] == CARL and "Only agents" in e["text"] for e in desk.slack.ephemerals))
+    desk.wait_for(lambda: any(e["user"] == BEN and f"<@{ANNA}> has this case" in e["text"]
+                              for e in desk.slack.ephemerals))
+    drained(desk)
+    assert desk.x.posted == []
+
+
+def test_a_dm_whose_answer_was_cut_off_is_found_not_sent_again(dm_desk: Desk) -> None:
+    desk = dm_desk
+    parent = desk.parent_of(desk.x.dms.send("my router blinks red", author="kunde_klaus"))
+    claim(desk, parent)
+    desk.x.truncated_next("POST", SEND_DM)  # X sends the DM, half the answer arrives
+    ts = desk.reply(ANNA, parent, "Please unplug it for a minute.")
+    desk.x.dms.wait_for_sent(1)
+    desk.hurry("x")
+    desk.wait_for(lambda: "outbox_tray" in desk.slack.reactions(parent["channel"], ts))
+    drained(desk)
+    assert [s["text"] for s in desk.x.dms.sent] == ["Please unplug it for a minute. ^AN"]
+    assert len(dm_posts(desk.x)) == 1
+
+
+def test_in_a_dry_run_nothing_is_sent_and_the_thread_shows_what_would_have_been(make_desk) -> None:
+    desk = make_desk(DMS_ON + "\n", text=harness.BASE_SETTINGS.replace("[x]\n", "[x]\ndry_run = true\n"))
+    parent = desk.parent_of(desk.x.dms.send("router dead", author="kunde_klaus"))
+    claim(desk, parent)
+    desk.reply(ANNA, parent, "We're on it.")
+    desk.wait_for(lambda: bool(notices(desk, parent, "Dry run")))
+    assert "We're on it. ^AN" in notices(desk, parent, "Dry run")[0]
+    drained(desk)
+    assert desk.x.dms.sent == [] and dm_posts(desk.x) == []
+
+
+def test_dms_are_not_read_unless_enabled(desk: Desk) -> None:
+    tweet_id = desk.tweet("@Telekom_hilft hello")
+    desk.parent_of(tweet_id)  # the worker has polled
+    desk.x.dms.send("a private hello", author="kunde_klaus")
+    desk.parent_of(desk.tweet("@Telekom_hilft hello again"))
+    assert not [r for r in desk.x.requests if "dm_events" in r.path]
+
+
+# -- X's budget for reading DMs: 15 requests per 15 minutes ----------------------------------------
+
+WINDOW = 3.0  # seconds standing for X's 15 minutes
+
+
+@pytest.fixture
+def fast_x() -> Iterator[XEmulator]:
+    with XEmulator(window_seconds=WINDOW, **harness.X_KEYS) as emu:
+        yield emu
+
+
+@pytest.fixture
+def fast_desk(fast_x: XEmulator, slack_emu: SlackEmulator, redis_url: str, tmp_path, monkeypatch) -> Iterator[Desk]:
+    """The default [dm] min_poll_interval (60 s of a 900 s window) scaled to the emulator's window."""
+    interval = 60 * WINDOW / 900
+    # Mentions are read more often: the DM poller must keep its own, slower pace.
+    base = harness.BASE_SETTINGS.replace("[x]\nmin_poll_interval = 0.2", "[x]\nmin_poll_interval = 0.05")
+    path = harness.write_settings(tmp_path / "settings.toml", base,
+                                  extra=f"\n[dm]\nenabled = true\nmin_poll_interval = {interval}\n")
+    monkeypatch.setenv("BRIDGE_SETTINGS", str(path))
+    desk = Desk(fast_x, slack_emu, harness.environment(fast_x, slack_emu, redis_url), load())
+    yield desk
+    desk.close()
+
+
+def dm_reads(x: XEmulator) -> list:
+    return [r for r in x.requests if r.path == "/2/dm_events"]
+
+
+def test_dm_polling_at_the_default_pace_stays_within_xs_window(fast_desk: Desk) -> None:
+    x = fast_desk.x
+    x.wait_for(lambda: len(dm_reads(x)) >= 40, timeout=30)  # nearly three windows' worth
+    assert [r.status for r in dm_reads(x)] == [200] * len(dm_reads(x))
+    parent = fast_desk.parent_of(x.dms.send("still within budget?", author="kunde_klaus"))
+    assert "still within budget" in fast_desk.parent_text(parent)
+
+
+def test_after_a_429_dm_polling_waits_for_the_reset_and_the_dm_arrives_once(fast_desk: Desk) -> None:
+    x = fast_desk.x
+    x.wait_for(lambda: dm_reads(x))
+    x.rate_limit_next("GET", DM_EVENTS)
+    reset = time.time() + WINDOW
+    dm_id = x.dms.send("my DSL is down", author="kunde_klaus")
+    x.wait_for(lambda: any(r.status == 429 for r in dm_reads(x)))
+    refused_at = len(dm_reads(x))
+    x.wait_for(lambda: len(dm_reads(x)) > refused_at, timeout=WINDOW + 10)
+    assert time.time() >= reset - 1  # X's reset header is whole seconds
+    fast_desk.parent_of(dm_id)
+    drained(fast_desk)
+    shown = [m for m in fast_desk.slack.messages(DSL) if "my DSL is down" in harness.said(m)]
+    assert len(shown) == 1
+    eventually(lambda: fast_desk.rt.store.cursor("dms") is not None, what="the DM cursor to move")
