@@ -4,7 +4,7 @@ and the ask_dm reaction on a public case asks the customer for one."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -153,17 +153,28 @@ def fast_x() -> Iterator[XEmulator]:
 
 
 @pytest.fixture
-def fast_desk(fast_x: XEmulator, slack_emu: SlackEmulator, redis_url: str, tmp_path, monkeypatch) -> Iterator[Desk]:
+def make_fast_desk(fast_x: XEmulator, slack_emu: SlackEmulator, redis_url: str, tmp_path,
+                   monkeypatch) -> Iterator[Callable[[float], Desk]]:
+    desks: list[Desk] = []
+
+    def make(dm_interval: float) -> Desk:
+        # Mentions are read more often: the DM poller must keep its own, slower pace.
+        base = harness.BASE_SETTINGS.replace("[x]\nmin_poll_interval = 0.2", "[x]\nmin_poll_interval = 0.1")
+        path = harness.write_settings(tmp_path / "settings.toml", base,
+                                      extra=f"\n[dm]\nenabled = true\nmin_poll_interval = {dm_interval}\n")
+        monkeypatch.setenv("BRIDGE_SETTINGS", str(path))
+        desks.append(Desk(fast_x, slack_emu, harness.environment(fast_x, slack_emu, redis_url), load()))
+        return desks[-1]
+
+    yield make
+    for desk in desks:
+        desk.close()
+
+
+@pytest.fixture
+def fast_desk(make_fast_desk) -> Desk:
     """The default [dm] min_poll_interval (60 s of a 900 s window) scaled to the emulator's window."""
-    interval = 60 * WINDOW / 900
-    # Mentions are read more often: the DM poller must keep its own, slower pace.
-    base = harness.BASE_SETTINGS.replace("[x]\nmin_poll_interval = 0.2", "[x]\nmin_poll_interval = 0.05")
-    path = harness.write_settings(tmp_path / "settings.toml", base,
-                                  extra=f"\n[dm]\nenabled = true\nmin_poll_interval = {interval}\n")
-    monkeypatch.setenv("BRIDGE_SETTINGS", str(path))
-    desk = Desk(fast_x, slack_emu, harness.environment(fast_x, slack_emu, redis_url), load())
-    yield desk
-    desk.close()
+    return make_fast_desk(60 * WINDOW / 900)
 
 
 def dm_reads(x: XEmulator) -> list:
@@ -193,3 +204,12 @@ def test_after_a_429_dm_polling_waits_for_the_reset_and_the_dm_arrives_once(fast
     shown = [m for m in fast_desk.slack.messages(DSL) if "my DSL is down" in harness.said(m)]
     assert len(shown) == 1
     eventually(lambda: fast_desk.rt.store.cursor("dms") is not None, what="the DM cursor to move")
+
+
+def test_dm_polling_keeps_a_longer_min_poll_interval(make_fast_desk) -> None:
+    desk = make_fast_desk(1.0)
+    x = desk.x
+    x.wait_for(lambda: dm_reads(x))
+    start = time.monotonic()
+    x.wait_for(lambda: len(dm_reads(x)) >= 4, timeout=10)
+    assert time.monotonic() - start >= 3 * 1.0 - 0.2  # three waits of at least a second each

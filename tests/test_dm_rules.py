@@ -1,0 +1,76 @@
+"""The rules of direct messages without servers: which case a DM joins, when a reply goes as a DM, and
+how a DM is shown in Slack."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from bridge.dms import DmStore, dm_recipient
+from bridge.models import Author, Case, CaseId, ChannelId, Tweet, TweetId, UserId
+from bridge.slack_blocks import followup_blocks, parent_blocks
+from bridge.store import Outcome, Store
+from tests.harness import block_text
+
+KLAUS = Author(UserId("2001"), "kunde_klaus", "Klaus <!channel>", 3)
+GENERAL = ChannelId("C0GENERAL1")
+
+
+def dm(event_id: str, text: str = "hello", author: Author = KLAUS) -> Tweet:
+    return Tweet(TweetId(event_id), text, author, conversation_id=TweetId(f"1000-{author.id}"), direct=True)
+
+
+def tweet(tweet_id: str, replied_to: str | None = None) -> Tweet:
+    return Tweet(TweetId(tweet_id), "@Telekom_hilft help", KLAUS, conversation_id=TweetId(replied_to or tweet_id),
+                 replied_to=TweetId(replied_to) if replied_to else None)
+
+
+@pytest.fixture
+def store(redis_url: str) -> Store:
+    return Store(redis.Redis.from_url(redis_url, decode_responses=True))
+
+
+def test_a_dm_joins_the_asking_case_then_the_open_dm_case_else_opens_one(store: Store) -> None:
+    dms = DmStore(store)
+    first = dms.ingest(dm("11"), GENERAL, None)
+    assert first.outcome is Outcome.NEW
+    assert dms.ingest(dm("12"), GENERAL, None) == (Outcome.JOINED, first.case_id, GENERAL)
+    assert dms.ingest(dm("12"), GENERAL, None).outcome is Outcome.DUPLICATE
+
+    public = store.ingest(tweet("20"), ChannelId("C0DSLTEAM1"), "DSL", True)
+    dms.record_ask(public.case_id, KLAUS.id)
+    assert dms.ingest(dm("21"), GENERAL, None) == (Outcome.JOINED, public.case_id, "C0DSLTEAM1")
+    assert dms.ingest(dm("22"), GENERAL, None).case_id == public.case_id  # the ask is used, the case stays
+
+    store.resolve(public.case_id, "U0ANNA0001")
+    assert dms.ingest(dm("23"), GENERAL, None).outcome is Outcome.NEW  # a resolved case is not joined
+
+
+def test_the_next_reply_is_a_dm_while_the_customers_latest_message_is_one(store: Store) -> None:
+    dms = DmStore(store)
+    dm_case = dms.ingest(dm("11"), GENERAL, None).case_id
+    assert dm_recipient(store, dm_case) == KLAUS.id
+
+    public = store.ingest(tweet("20"), GENERAL, None, True).case_id
+    assert dm_recipient(store, public) is None
+    dms.record_ask(public, KLAUS.id)
+    dms.ingest(dm("21"), GENERAL, None)
+    assert dm_recipient(store, public) == KLAUS.id
+    store.link_brand_tweet(public, TweetId("22"))
+    store.ingest(tweet("23", replied_to="22"), GENERAL, None, True)  # the customer tweets again
+    assert dm_recipient(store, public) is None
+    dms.ingest(dm("24"), GENERAL, None)
+    assert dm_recipient(store, public) == KLAUS.id
+
+
+def test_a_dm_case_parent_says_private_and_links_nowhere() -> None:
+    message = dm("1234567890", "call me on <@U0ANNA0001> *now* @here")
+    case = Case(CaseId("5"), GENERAL, None, message.id, message.id, KLAUS)
+    blocks, fallback = parent_blocks(case, message, brand_username="Telekom_hilft")
+    shown = block_text(blocks)
+    assert "Private direct message" in shown
+    assert "/status/" not in shown and "View on X" not in shown
+    assert "<@U0ANNA0001>" not in shown and "<!channel>" not in shown and "*now*" not in shown
+    assert fallback.startswith("New direct message from")
+    follow, _ = followup_blocks(message)
+    assert "Private direct message" in block_text(follow) and "/status/" not in block_text(follow)
