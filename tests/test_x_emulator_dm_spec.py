@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,11 +12,17 @@ from referencing.jsonschema import DRAFT4
 
 from bridge.emulators.x_server import XEmulator
 from bridge.x_client import _DM_FIELDS
-from tests.test_x_emulator_spec import OPENAPI, check_problem, emu, rate_headers, signed, validate  # noqa: F401
+from tests.test_x_emulator_spec import KEYS, OPENAPI, check_problem, rate_headers, signed, validate
 
 # What XClient asks for, by X's parameter names.
 BRIDGE_QUERY = {name.removesuffix("_fields") + ".fields" if name.endswith("_fields") else name:
                 ",".join(v) if isinstance(v, list) else str(v) for name, v in _DM_FIELDS.items()}
+
+
+@pytest.fixture
+def emu() -> Iterator[XEmulator]:
+    with XEmulator(window_seconds=60, **KEYS) as x:
+        yield x
 
 
 @pytest.fixture(scope="module")
