@@ -126,6 +126,8 @@ class DmJobs:
         try:
             event_id = self._send_once(job, UserId(job["to"]), text)
         except XError as exc:
+            if isinstance(exc, RateLimited) and exc.reset_at and exc.reset_at - time.time() >= 60:
+                self._tell_delay(case, job, exc.reset_at)
             self._retry_or_raise(exc)
             log.warning(kv("reply.dm_failed", case=case.id, ts=ts, reason=exc.reason))
             return Done({"failed": exc.reason}, [
@@ -142,7 +144,9 @@ class DmJobs:
         case = self.store.case(CaseId(job["case"]))
         if case is None:
             return Done({"skipped": "case gone"})
-        customer, user = case.customer, job["user"]
+        # The author of the tweet the ask replies to (in a conversation, maybe not the case's first customer).
+        latest = self.store.tweet(case.latest_customer_tweet)
+        customer, user = (latest.author if latest else case.customer), job["user"]
         ask = self.settings.dm.ask_template.format_map(_Missing(handle=customer.username, name=customer.name))
         text = compose(ask, self.settings.signature_of(user))
         who = escape_mrkdwn("@" + customer.username)
@@ -162,6 +166,15 @@ class DmJobs:
         link = f"https://x.com/{self.brand.username}/status/{tweet_id}"
         log.info(kv("dm.asked", case=case.id, user=user, tweet=tweet_id))
         return Done({"tweets": [tweet_id]}, [notice_job(case, job["id"], f"Asked {who} to send a DM: {link}")])
+
+    def _tell_delay(self, case: Case, job: dict, reset_at: float) -> None:
+        """Once per reply: the agent learns that the DM waits for X's limit (15 per 15 minutes), and until when."""
+        if not self.store.r.set(f"{self.store.p}delayed:{job['id']}", 1, nx=True, ex=14 * 24 * 3600):
+            return
+        until = time.strftime("%H:%M UTC", time.gmtime(reset_at))
+        said = (f"<@{job['user']}> X's limit on direct messages is used up. Your reply is queued and will be sent "
+                f"at about {until}.")
+        self.store.outbox.push(*notice_job(case, f"delay:{job['id']}", said))
 
     @staticmethod
     def _retry_or_raise(exc: XError) -> None:

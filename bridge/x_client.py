@@ -249,17 +249,8 @@ class XClient:
         response = self._call(endpoint, self._client.get_direct_message_events, participant_id=participant,
                               pagination_token=token, user_auth=True, **_DM_FIELDS)
         body = _json(response, endpoint)
-        users = {u.get("id"): u for u in (body.get("includes") or {}).get("users") or []}
-        _check_users(endpoint, list(users.values()))
-        messages = []
-        for raw in body.get("data") or []:
-            if {"id", "text", "sender_id", "dm_conversation_id"} - set(raw):
-                _unusable(endpoint, {"data[].id, text, sender_id, dm_conversation_id"}, raw)
-            if raw.get("event_type") == "MessageCreate" and raw["sender_id"] in users:
-                messages.append(Tweet(id=TweetId(raw["id"]), text=raw["text"], author=_author(users[raw["sender_id"]]),
-                                      conversation_id=TweetId(raw["dm_conversation_id"]),
-                                      created_at=raw.get("created_at"), direct=True))
-        return DmPage(messages, (body.get("meta") or {}).get("next_token"), RateBudget.from_headers(response.headers))
+        return DmPage(_dms(endpoint, body), (body.get("meta") or {}).get("next_token"),
+                      RateBudget.from_headers(response.headers))
 
     def send_dm(self, participant: UserId, text: str) -> TweetId:
         """Send ``text`` to ``participant`` as a direct message; the new DM event's id."""
@@ -366,6 +357,25 @@ def _tweets(endpoint: str, body: dict[str, Any]) -> list[Tweet]:
         else:  # one odd tweet must not stop every later poll; X sends its author unless it is gone
             log.warning(kv("x.tweet_skipped", endpoint=endpoint, tweet=raw["id"], reason="author not included"))
     return tweets
+
+
+def _dms(endpoint: str, body: dict[str, Any]) -> list[Tweet]:
+    """The ``MessageCreate`` events of a DM events page as Tweets with ``direct=True``, newest first."""
+    data = [raw for raw in body.get("data") or [] if raw.get("event_type") == "MessageCreate"]
+    users = {u.get("id"): u for u in (body.get("includes") or {}).get("users") or []}
+    missing = {f"data[].{k}" for raw in data for k in ("id", "text", "sender_id", "dm_conversation_id") if k not in raw}
+    if missing or (data and not users):
+        _unusable(endpoint, missing or {"includes.users"}, data[0])
+    _check_users(endpoint, list(users.values()))
+    messages = []
+    for raw in data:
+        if raw["sender_id"] not in users:  # X sends every sender unless the account is gone
+            log.warning(kv("x.dm_skipped", endpoint=endpoint, dm=raw["id"], reason="sender not included"))
+            continue
+        messages.append(Tweet(id=TweetId(raw["id"]), text=raw["text"], author=_author(users[raw["sender_id"]]),
+                              conversation_id=TweetId(raw["dm_conversation_id"]), created_at=raw.get("created_at"),
+                              direct=True))
+    return messages
 
 
 def _tweet(raw: dict[str, Any], authors: Mapping[str, Author], media: Mapping[str, Media]) -> Tweet:

@@ -123,14 +123,32 @@ def test_a_dm_whose_answer_was_cut_off_is_found_not_sent_again(dm_desk: Desk) ->
 
 
 def test_in_a_dry_run_nothing_is_sent_and_the_thread_shows_what_would_have_been(make_desk) -> None:
-    desk = make_desk(DMS_ON + "\n", text=harness.BASE_SETTINGS.replace("[x]\n", "[x]\ndry_run = true\n"))
+    desk = make_desk(DMS_ON, text=harness.BASE_SETTINGS.replace("[x]\n", "[x]\ndry_run = true\n"))
     parent = desk.parent_of(desk.x.dms.send("router dead", author="kunde_klaus"))
     claim(desk, parent)
     desk.reply(ANNA, parent, "We're on it.")
     desk.wait_for(lambda: bool(notices(desk, parent, "Dry run")))
     assert "We're on it. ^AN" in notices(desk, parent, "Dry run")[0]
+
+    _, public = claimed_case(desk, "@Telekom_hilft my DSL is down")
+    desk.slack.add_reaction(ANNA, public["channel"], public["ts"], "envelope")
+    desk.wait_for(lambda: bool(told(desk, public, "Dry run")))
+    assert "@kunde_klaus We'd like to help with this privately" in told(desk, public, "Dry run")[0]
     drained(desk)
-    assert desk.x.dms.sent == [] and dm_posts(desk.x) == []
+    assert desk.x.dms.sent == [] and dm_posts(desk.x) == [] and desk.x.posted == []
+
+
+def test_xs_limit_on_sending_dms_tells_the_agent_and_the_dm_goes_once_after(dm_desk: Desk) -> None:
+    desk = dm_desk
+    parent = desk.parent_of(desk.x.dms.send("router dead", author="kunde_klaus"))
+    claim(desk, parent)
+    desk.x.rate_limit_next("POST", SEND_DM)
+    ts = desk.reply(ANNA, parent, "One moment please.")
+    desk.wait_for(lambda: bool(notices(desk, parent, "limit on direct messages is used up")))
+    desk.hurry("x")
+    desk.wait_for(lambda: "outbox_tray" in desk.slack.reactions(parent["channel"], ts))
+    drained(desk)
+    assert [s["text"] for s in desk.x.dms.sent] == ["One moment please. ^AN"]
 
 
 def test_dms_are_not_read_unless_enabled(desk: Desk) -> None:
