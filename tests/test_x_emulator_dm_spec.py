@@ -127,3 +127,16 @@ def test_x_refuses_a_dm_to_someone_who_never_wrote_and_bad_requests(emu: XEmulat
     assert bad.status_code == 400
     check_problem(registry, spec, bad.json())
     assert len(bad.json()["errors"]) == 2
+
+
+def test_the_emulators_own_door_lets_a_customer_write_and_shows_what_the_brand_sent(emu: XEmulator) -> None:
+    import requests
+
+    made = requests.post(f"{emu.url}/_emulator/dms", json={"text": "hi", "author": "kunde_klaus"}, timeout=5)
+    assert made.status_code == 201
+    customer = emu._world.user_by_name("kunde_klaus")
+    assert customer is not None
+    signed(emu, "POST", f"/2/dm_conversations/with/{customer.id}/messages", body={"text": "Hello! ^AN"})
+    sent = requests.get(f"{emu.url}/_emulator/dms", timeout=5).json()["sent"]
+    assert [(s["text"], s["to"]) for s in sent] == [("Hello! ^AN", "kunde_klaus")]
+    assert signed(emu, "GET", "/2/dm_events").json()["data"][1]["id"] == made.json()["id"]

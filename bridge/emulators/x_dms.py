@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +78,13 @@ class DmBox:
     def wait_for_sent(self, n: int, timeout: float = 10) -> list[dict[str, str]]:
         self.x.wait_for(lambda: len(self.sent) >= n, timeout)
         return self.sent
+
+    def control(self, method: str, body: bytes) -> Reply:
+        """``/_emulator/dms``, not X: POST ``{"text", "author"}`` writes to the brand; GET lists what it sent."""
+        if method == "POST":
+            p = json.loads(body)
+            return Reply(201, {"id": self.send(p["text"], p.get("author", "customer"))})
+        return Reply(200, {"sent": self.sent})
 
     # -- endpoints ---------------------------------------------------------------------------
 
@@ -143,6 +151,15 @@ class DmBox:
         values = {"id": e.id, "event_type": "MessageCreate", "text": e.text, "sender_id": e.sender_id,
                   "dm_conversation_id": e.conversation_id, "created_at": e.created_at}
         return {k: v for k, v in values.items() if k in fields or k in DEFAULT_FIELDS}
+
+
+DM_ROUTES = [  # (method, path, rate-limit key, handler) as in x_server's routes
+    ("GET", re.compile(r"^/2/dm_events$"), "GET /2/dm_events", lambda x, *a: x.dms.list_events(*a)),
+    ("GET", re.compile(r"^/2/dm_conversations/with/([^/]+)/dm_events$"),
+     "GET /2/dm_conversations/with/:participant_id/dm_events", lambda x, *a: x.dms.conversation_events(*a)),
+    ("POST", re.compile(r"^/2/dm_conversations/with/([^/]+)/messages$"),
+     "POST /2/dm_conversations/with/:participant_id/messages", lambda x, *a: x.dms.create_message(*a)),
+]
 
 
 def _token(oldest_id: str) -> str:

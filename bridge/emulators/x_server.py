@@ -32,7 +32,7 @@ from twitter_text import parse_tweet
 
 from bridge.emulators import x_media
 from bridge.emulators import x_wire as wire
-from bridge.emulators.x_dms import DmBox
+from bridge.emulators.x_dms import DM_ROUTES, DmBox
 from bridge.emulators.x_gate import DAILY_WINDOWS, Fault, Faults, HttpServer, OAuthVerifier, RateLimits
 from bridge.emulators.x_store import World, escape_text, stored_form
 from bridge.emulators.x_wire import Reply, XApiError, check_id, not_found, parse_query, problem
@@ -378,6 +378,8 @@ class XEmulator:
                     quote_of=p.get("quote_of"), retweet_of=p.get("retweet_of"), lang=p.get("lang", "en"),
                     media=[tuple(m) for m in p.get("media", ())], mentions=p.get("mentions"))
                 return Reply(201, {"id": tweet_id})
+            if path == "/_emulator/dms":
+                return self.dms.control(method, body)
             if method == "POST" and path == "/_emulator/users":
                 p = json.loads(body)
                 user_id = self.add_user(p["username"], p.get("name"), p.get("followers", 0),
@@ -401,11 +403,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
     ("POST", re.compile(r"^/2/tweets$"), "POST /2/tweets", XEmulator._post_tweet),
     ("DELETE", re.compile(r"^/2/tweets/([^/]+)$"), "DELETE /2/tweets/:id", XEmulator._delete_tweet),
     *x_media.ROUTES,
-    ("GET", re.compile(r"^/2/dm_events$"), "GET /2/dm_events", lambda x, *a: x.dms.list_events(*a)),
-    ("GET", re.compile(r"^/2/dm_conversations/with/([^/]+)/dm_events$"),
-     "GET /2/dm_conversations/with/:participant_id/dm_events", lambda x, *a: x.dms.conversation_events(*a)),
-    ("POST", re.compile(r"^/2/dm_conversations/with/([^/]+)/messages$"),
-     "POST /2/dm_conversations/with/:participant_id/messages", lambda x, *a: x.dms.create_message(*a)),
+    *DM_ROUTES,
 ]
 
 
