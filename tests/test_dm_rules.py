@@ -74,3 +74,33 @@ def test_a_dm_case_parent_says_private_and_links_nowhere() -> None:
     assert fallback.startswith("New direct message from")
     follow, _ = followup_blocks(message)
     assert "Private direct message" in block_text(follow) and "/status/" not in block_text(follow)
+
+
+def test_a_dm_backlog_past_the_page_bound_is_read_on_at_the_next_poll(
+        store: Store, x_emu, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge import dms as dms_module
+    from bridge.settings import Environment
+    from bridge.x_client import _DM_FIELDS, XClient
+    from tests import harness
+
+    monkeypatch.setitem(_DM_FIELDS, "max_results", 2)
+    monkeypatch.setattr(dms_module, "MAX_PAGES", 2)
+    settings = harness.load_settings(harness.write_settings(tmp_path / "settings.toml"))
+    keys = harness.X_KEYS
+    x = XClient(Environment(x_api_key=keys["consumer_key"], x_api_secret=keys["consumer_secret"],
+                            x_access_token=keys["access_token"], x_access_token_secret=keys["access_token_secret"],
+                            x_api_url=x_emu.url))
+    poller = dms_module.DmPoller(x, store, settings, x.me())
+
+    old = [x_emu.dms.send(f"old {i}", author=f"old_{i}") for i in range(3)]
+    poller.poll_now()  # DMs just switched on: the newest page only
+    assert [store.case_of_tweet(TweetId(i)) is not None for i in old] == [False, True, True]
+    assert store.cursor("dms") == old[-1]
+
+    new = [x_emu.dms.send(f"new {i}", author=f"new_{i}") for i in range(7)]
+    poller.poll_now()  # four read, the cursor not reached: the rest waits
+    assert store.cursor("dms") == old[-1]
+    poller.poll_now()
+    assert all(store.case_of_tweet(TweetId(i)) for i in new)
+    assert store.cursor("dms") == new[-1]
+    assert not store.r.exists(f"{store.p}dmbacklog")
