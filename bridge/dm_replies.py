@@ -120,9 +120,10 @@ class DmJobs:
         channel, ts, user = job["channel"], job["ts"], job["user"]
         text = dm_text(job["text"], self.settings.signature_of(user))
         who = escape_mrkdwn("@" + case.customer.username)
-        if self.settings.x.dry_run:
-            said = f"Dry run, nothing sent. As a direct message to {who} this would have been:\n{escape_mrkdwn(text)}"
-            return Done({"dry_run": text}, [notice_job(case, job["id"], said)])
+        if self.settings.x.dry_run:  # shown as live, like a tweeted reply in a dry run (bridge/dry_run.py)
+            said = f"Dry run: not sent. Would have sent as a direct message to {who}:\n{_quoted(text)}"
+            return Done({"dry_run": True, "dms": []}, [react_job(channel, ts, self.settings.replies.sent_emoji),
+                                                     notice_job(case, job["id"], said)])
         try:
             event_id = self._send_once(job, UserId(job["to"]), text)
         except XError as exc:
@@ -153,8 +154,9 @@ class DmJobs:
         # Before the tweet: a customer answering at once must find the case waiting.
         self.dms.record_ask(case.id, customer.id)
         if self.settings.x.dry_run:
-            return Done({"dry_run": text}, [notice_job(case, job["id"], f"Dry run, nothing tweeted. Asking {who} "
-                                                       f"for a DM would have tweeted:\n{escape_mrkdwn(text)}")])
+            said = (f"Dry run: not tweeted. Asking {who} for a DM would have tweeted as @{self.brand.username}:\n"
+                    f"{_quoted(text)}")
+            return Done({"dry_run": True, "tweets": []}, [notice_job(case, job["id"], said)])
         try:
             tweet_id = self.replies._tweet_once(job, 0, text, case.latest_customer_tweet)
         except XError as exc:
@@ -217,6 +219,10 @@ class DmJobs:
                 return None
         raise XError("the bridge could not check on X whether this direct message was already sent; look at "
                      "the conversation on X before sending it again")
+
+
+def _quoted(text: str) -> str:
+    return "\n".join(f">{escape_mrkdwn(line)}" for line in text.split("\n"))
 
 
 def _after(created_at: str | None, since: float) -> bool:

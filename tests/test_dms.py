@@ -82,9 +82,10 @@ def test_asking_for_a_dm_tweets_once_and_the_dm_joins_the_public_case(dm_desk: D
 
     desk.x.dms.send("Here I am, customer number 4711", author="kunde_klaus")
     desk.wait_for(lambda: followup_shown(desk, parent, "customer number 4711"))
-    desk.reply(ANNA, parent, "Thanks, found your contract.")
+    # Private: the personal-data guard of public replies (on by default) does not stop a DM.
+    desk.reply(ANNA, parent, "Thanks, found your contract. Call us on 0228 1234567.")
     [sent] = desk.x.dms.wait_for_sent(1)
-    assert sent["text"] == "Thanks, found your contract. ^AN" and sent["to"] == "kunde_klaus"
+    assert sent["text"] == "Thanks, found your contract. Call us on 0228 1234567. ^AN" and sent["to"] == "kunde_klaus"
 
     # The customer's latest message is a tweet again: the reply is tweeted again.
     later = desk.tweet("@Telekom_hilft still dead though", in_reply_to=ask["id"])
@@ -126,9 +127,10 @@ def test_in_a_dry_run_nothing_is_sent_and_the_thread_shows_what_would_have_been(
     desk = make_desk(DMS_ON, text=harness.BASE_SETTINGS.replace("[x]\n", "[x]\ndry_run = true\n"))
     parent = desk.parent_of(desk.x.dms.send("router dead", author="kunde_klaus"))
     claim(desk, parent)
-    desk.reply(ANNA, parent, "We're on it.")
-    desk.wait_for(lambda: bool(notices(desk, parent, "Dry run")))
-    assert "We're on it. ^AN" in notices(desk, parent, "Dry run")[0]
+    ts = desk.reply(ANNA, parent, "We're on it.")
+    desk.wait_for(lambda: bool(told(desk, parent, "Dry run: not sent")))
+    assert "as a direct message to @kunde_klaus:\n>We're on it. ^AN" in told(desk, parent, "Dry run")[0]
+    desk.wait_for(lambda: "outbox_tray" in desk.slack.reactions(parent["channel"], ts))  # shown as live
 
     _, public = claimed_case(desk, "@Telekom_hilft my DSL is down")
     desk.slack.add_reaction(ANNA, public["channel"], public["ts"], "envelope")
