@@ -12,7 +12,6 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bridge.dms import DmStore, dm_recipient
@@ -25,7 +24,7 @@ from bridge.slack_to_x import XReplies, ephemeral_job, notice_job, react_job
 from bridge.store import Store
 from bridge.tweet_text import EmptyReply, compose, plan_reply, slack_to_plain
 from bridge.x_client import RateLimited, XClient, XError, XUnavailable, backoff
-from bridge.x_client import _comparable as comparable  # what X leaves of a text (t.co links...)
+from bridge.x_direct import XDirect
 
 if TYPE_CHECKING:
     from bridge.slack_to_x import Desk
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_DM = 10_000  # characters of one direct message: https://docs.x.com/x-api/direct-messages/manage/introduction
-LOOKUP_PAGES = 3  # of the conversation, when looking for a DM whose answer was lost
 
 
 def dm_text(text: str, signature: str) -> str:
@@ -105,7 +103,7 @@ class DmJobs:
     def __init__(self, store: Store, x: XClient, settings: Settings, brand: Author, replies: XReplies) -> None:
         self.store = store
         self.dms = DmStore(store)
-        self.x = x
+        self.direct = XDirect(x)
         self.settings = settings
         self.brand = brand
         self.replies = replies  # its _tweet_once tweets the ask exactly once
@@ -191,14 +189,14 @@ class DmJobs:
         attempts = Attempts(self.store.r, f"{self.store.p}attempt:{job['id']}")
         first = attempts.before()
         if first is not None:
-            found = self._find_sent(peer, text, since=first - 60)
+            found = self.direct.find_sent(self.brand.id, peer, text, since=first - 60)
             if found:
                 log.info(kv("reply.dm_reconciled", job=job["id"], dm=found))
                 attempts.answered()
                 return found
         attempts.sending(first)
         try:
-            event_id = self.x.send_dm(peer, text)
+            event_id = self.direct.send(peer, text)
         except XError as exc:
             if not isinstance(exc, XUnavailable):
                 attempts.answered()  # X answered no: nothing was sent
@@ -206,26 +204,6 @@ class DmJobs:
         attempts.answered()
         return event_id
 
-    def _find_sent(self, peer: UserId, text: str, since: float) -> TweetId | None:
-        """The brand's DM to ``peer`` with ``text`` sent after ``since``, if X has one."""
-        wanted, token = comparable(text), None
-        for _ in range(LOOKUP_PAGES):
-            page = self.x.dm_events(token, participant=peer)
-            for m in page.messages:
-                if m.author.id == self.brand.id and comparable(m.text) == wanted and _after(m.created_at, since):
-                    return m.id
-            token = page.next_token
-            if not token:
-                return None
-        raise XError("the bridge could not check on X whether this direct message was already sent; look at "
-                     "the conversation on X before sending it again")
-
 
 def _quoted(text: str) -> str:
     return "\n".join(f">{escape_mrkdwn(line)}" for line in text.split("\n"))
-
-
-def _after(created_at: str | None, since: float) -> bool:
-    if not created_at:
-        return True  # X did not say when: the text alone decides
-    return datetime.fromisoformat(created_at.replace("Z", "+00:00")).timestamp() >= since

@@ -32,6 +32,7 @@ from bridge.rules import route
 from bridge.settings import Settings
 from bridge.store import Ingested, Outcome, Store
 from bridge.x_client import XClient, XError, next_poll_delay
+from bridge.x_direct import XDirect
 from bridge.x_to_slack import Poller
 
 log = logging.getLogger(__name__)
@@ -152,9 +153,9 @@ class DmPoller(Poller):
 
     def __init__(self, x: XClient, store: Store, settings: Settings, brand: Author,
                  revive: Callable[[], object] | None = None) -> None:
-        # Poller's fetch reads timelines by since_id; this poller reads DM pages with self.x instead.
+        # Poller's fetch reads timelines by since_id; this poller reads DM pages with self.direct instead.
         super().__init__(SOURCE, x.mentions, store, settings, brand, answerable_by_source=True, revive=revive)
-        self.x = x
+        self.direct = XDirect(x)
         self.dms = DmStore(store)
 
     def run(self, stop: threading.Event) -> None:
@@ -174,7 +175,7 @@ class DmPoller(Poller):
         reached = False
         try:
             for _ in range(MAX_PAGES):
-                page = self.x.dm_events(token)
+                page = self.direct.events(token)
                 read += page.messages
                 token = page.next_token
                 if not token or cursor is None or any(int(m.id) <= int(cursor) for m in page.messages):

@@ -59,11 +59,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
 _FIELDS = {name.replace(".", "_"): list(values) for name, values in FIELDS.items()}  # tweepy's spelling
 # Present in every tweet X sends for the request above (edit_history_tweet_ids is a default field).
 _TWEET_KEYS = ("id", "text", "author_id", "conversation_id", "created_at", "edit_history_tweet_ids")
-# Direct messages: https://docs.x.com/x-api/direct-messages/lookup/introduction (no since_id there).
-_DM_FIELDS = {"dm_event_fields": ["id", "text", "event_type", "created_at", "sender_id", "dm_conversation_id",
-                                  "participant_ids", "attachments"],
-              "expansions": ["sender_id"], "user_fields": list(FIELDS["user.fields"]),
-              "event_types": ["MessageCreate"], "max_results": 100}
+
 
 
 @dataclass(frozen=True)
@@ -95,15 +91,6 @@ class Fetch:
     tweets: list[Tweet]
     budget: RateBudget
     truncated: bool = False
-
-
-@dataclass(frozen=True)
-class DmPage:
-    """Direct messages of one page, newest first; ``next_token`` reads older ones."""
-
-    messages: list[Tweet]
-    next_token: str | None
-    budget: RateBudget
 
 
 def next_poll_delay(budget: RateBudget, min_interval: float, now: float) -> float:
@@ -242,26 +229,6 @@ class XClient:
             return response
 
         return _json(self._call(endpoint, send), endpoint)
-    def dm_events(self, token: str | None = None, participant: UserId | None = None) -> DmPage:
-        """One page of the brand's direct messages (or of its conversation with ``participant``), newest
-        first, each a Tweet with ``direct=True``."""
-        endpoint = "GET /2/dm_conversations/with/:participant_id/dm_events" if participant else "GET /2/dm_events"
-        response = self._call(endpoint, self._client.get_direct_message_events, participant_id=participant,
-                              pagination_token=token, user_auth=True, **_DM_FIELDS)
-        body = _json(response, endpoint)
-        return DmPage(_dms(endpoint, body), (body.get("meta") or {}).get("next_token"),
-                      RateBudget.from_headers(response.headers))
-
-    def send_dm(self, participant: UserId, text: str) -> TweetId:
-        """Send ``text`` to ``participant`` as a direct message; the new DM event's id."""
-        endpoint = "POST /2/dm_conversations/with/:participant_id/messages"
-        response = self._call(endpoint, self._client.create_direct_message, participant_id=participant, text=text,
-                              user_auth=True)
-        data = _json(response, endpoint).get("data") or {}
-        if not isinstance(data.get("dm_event_id"), str):
-            _unusable(endpoint, {"data.dm_event_id"}, data)
-        return TweetId(data["dm_event_id"])
-
     def delete_tweet(self, tweet_id: TweetId) -> None:
         with contextlib.suppress(TweetGone):  # already gone: what deleting wanted
             self._call("DELETE /2/tweets/:id", self._client.delete_tweet, tweet_id, user_auth=True)
@@ -357,25 +324,6 @@ def _tweets(endpoint: str, body: dict[str, Any]) -> list[Tweet]:
         else:  # one odd tweet must not stop every later poll; X sends its author unless it is gone
             log.warning(kv("x.tweet_skipped", endpoint=endpoint, tweet=raw["id"], reason="author not included"))
     return tweets
-
-
-def _dms(endpoint: str, body: dict[str, Any]) -> list[Tweet]:
-    """The ``MessageCreate`` events of a DM events page as Tweets with ``direct=True``, newest first."""
-    data = [raw for raw in body.get("data") or [] if raw.get("event_type") == "MessageCreate"]
-    users = {u.get("id"): u for u in (body.get("includes") or {}).get("users") or []}
-    missing = {f"data[].{k}" for raw in data for k in ("id", "text", "sender_id", "dm_conversation_id") if k not in raw}
-    if missing or (data and not users):
-        _unusable(endpoint, missing or {"includes.users"}, data[0])
-    _check_users(endpoint, list(users.values()))
-    messages = []
-    for raw in data:
-        if raw["sender_id"] not in users:  # X sends every sender unless the account is gone
-            log.warning(kv("x.dm_skipped", endpoint=endpoint, dm=raw["id"], reason="sender not included"))
-            continue
-        messages.append(Tweet(id=TweetId(raw["id"]), text=raw["text"], author=_author(users[raw["sender_id"]]),
-                              conversation_id=TweetId(raw["dm_conversation_id"]), created_at=raw.get("created_at"),
-                              direct=True))
-    return messages
 
 
 def _tweet(raw: dict[str, Any], authors: Mapping[str, Author], media: Mapping[str, Media]) -> Tweet:

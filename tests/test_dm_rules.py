@@ -80,10 +80,11 @@ def test_a_dm_backlog_past_the_page_bound_is_read_on_at_the_next_poll(
         store: Store, x_emu, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     from bridge import dms as dms_module
     from bridge.settings import Environment
-    from bridge.x_client import _DM_FIELDS, XClient
+    from bridge.x_client import XClient
+    from bridge.x_direct import DM_FIELDS
     from tests import harness
 
-    monkeypatch.setitem(_DM_FIELDS, "max_results", 2)
+    monkeypatch.setitem(DM_FIELDS, "max_results", 2)
     monkeypatch.setattr(dms_module, "MAX_PAGES", 2)
     settings = harness.load_settings(harness.write_settings(tmp_path / "settings.toml"))
     keys = harness.X_KEYS

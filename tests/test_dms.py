@@ -3,6 +3,7 @@ and the ask_dm reaction on a public case asks the customer for one."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 
@@ -144,7 +145,9 @@ def test_xs_limit_on_sending_dms_tells_the_agent_and_the_dm_goes_once_after(dm_d
     desk = dm_desk
     parent = desk.parent_of(desk.x.dms.send("router dead", author="kunde_klaus"))
     claim(desk, parent)
-    desk.x.rate_limit_next("POST", SEND_DM)
+    reset = math.ceil(time.time() + 900)  # X's 15 minutes
+    desk.x.fail_next("POST", SEND_DM, status=429, headers={"x-rate-limit-limit": "15", "x-rate-limit-remaining": "0",
+                                                           "x-rate-limit-reset": str(reset)})
     ts = desk.reply(ANNA, parent, "One moment please.")
     desk.wait_for(lambda: bool(notices(desk, parent, "limit on direct messages is used up")))
     desk.hurry("x")

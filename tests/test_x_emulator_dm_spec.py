@@ -11,12 +11,12 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
 from bridge.emulators.x_server import XEmulator
-from bridge.x_client import _DM_FIELDS
+from bridge.x_direct import DM_FIELDS
 from tests.test_x_emulator_spec import KEYS, OPENAPI, check_problem, rate_headers, signed, validate
 
 # What XClient asks for, by X's parameter names.
 BRIDGE_QUERY = {name.removesuffix("_fields") + ".fields" if name.endswith("_fields") else name:
-                ",".join(v) if isinstance(v, list) else str(v) for name, v in _DM_FIELDS.items()}
+                ",".join(v) if isinstance(v, list) else str(v) for name, v in DM_FIELDS.items()}
 
 
 @pytest.fixture
