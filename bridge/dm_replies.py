@@ -57,8 +57,9 @@ def take_dm_reply(desk: Desk, case: Case, user: str, channel: str, ts: str, text
         desk.store.take_message(channel, ts, [ephemeral_job(channel, user, f"Not sent: {why}", case.parent_ts),
                                               react_job(channel, ts, "x")])
         return True
+    # "answers": the DM the agent saw last, so that a DM arriving meanwhile still waits for its answer.
     job = {"id": f"dm_reply:{channel}:{ts}", "kind": "dm_reply", "case": case.id, "to": peer, "channel": channel,
-           "ts": ts, "user": user, "text": text}
+           "ts": ts, "user": user, "text": text, "answers": DmStore(desk.store).latest_dm(case.id)}
     if desk.store.take_message(channel, ts, [("x", job)]):
         log.info(kv("reply.dm_queued", case=case.id, user=user, ts=ts))
     return True
@@ -134,6 +135,7 @@ class DmJobs:
                 notice_job(case, job["id"], f"<@{user}> Not sent as a direct message: {escape_mrkdwn(exc.reason)}"),
             ])
         log.info(kv("reply.dm_sent", case=case.id, user=user, ts=ts, dm=event_id))
+        self.dms.answered(case.id, job.get("answers", ""))  # no waiting reminder for that DM
         return Done({"dm": event_id}, [
             react_job(channel, ts, self.settings.replies.sent_emoji),
             notice_job(case, job["id"], f"Sent as a direct message to {who}."),

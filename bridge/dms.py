@@ -43,7 +43,7 @@ MAX_PAGES = 3  # per poll: each page is one of the 15 requests X allows in 15 mi
 
 _INGEST_DM = """
 local p, id, tweet_json, sender = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local channel, topic, customer = ARGV[5], ARGV[6], ARGV[7]
+local channel, topic, customer, since = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local existing = redis.call('GET', p..'tweet:'..id)
 if existing then
   return {'duplicate', existing, redis.call('HGET', p..'case:'..existing, 'channel') or ''}
@@ -64,13 +64,18 @@ if case_id then
   redis.call('HSET', ck, 'dm_peer', sender, 'dm_latest', id,
     'dm_tweet_mark', redis.call('HGET', ck, 'latest_customer_tweet'))
   redis.call('HINCRBY', ck, 'tweet_count', 1)
+  -- The customer waits for an answer again (reminders, as bridge/store.py keeps them for tweets).
+  redis.call('HSET', ck, 'waiting_since', since)
+  if (redis.call('HGET', ck, 'claimer') or '') ~= '' then redis.call('ZADD', p..'waiting', since, case_id) end
   outcome = 'joined'
 else
   case_id = tostring(redis.call('INCR', p..'seq:case'))
   redis.call('HSET', p..'case:'..case_id, 'channel', channel, 'topic', topic, 'first_tweet', id,
     'latest_customer_tweet', id, 'customer', customer, 'status', 'open', 'claimer', '',
     'resolved_by', '', 'parent_ts', '', 'answerable', '1', 'tweet_count', 1,
-    'kind', 'dm', 'dm_peer', sender, 'dm_latest', id, 'dm_tweet_mark', id)
+    'kind', 'dm', 'dm_peer', sender, 'dm_latest', id, 'dm_tweet_mark', id, 'after_hours', '0',
+    'waiting_since', since)
+  redis.call('ZADD', p..'unclaimed', since, case_id)
 end
 redis.call('SET', p..'dmcase:'..sender, case_id)
 redis.call('SET', p..'tweet:'..id, case_id)
@@ -87,6 +92,14 @@ end
 redis.call('LPUSH', p..'wake', '1')
 redis.call('LTRIM', p..'wake', 0, 63)
 return {outcome, case_id, channel}
+"""
+
+# The brand answered the customer's latest DM: nobody waits any more (unless they wrote again).
+_ANSWERED_DM = """
+if redis.call('HGET', KEYS[1], 'dm_latest') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'waiting_since', '')
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
 """
 
 # A job queued once per key, ever: the mark and the job in one step.
@@ -108,17 +121,25 @@ class DmStore:
         self.r, self.p = store.r, store.p
         self._ingest = self.r.register_script(_INGEST_DM)
         self._once = self.r.register_script(_ONCE)
+        self._answered = self.r.register_script(_ANSWERED_DM)
 
     def ingest(self, dm: Tweet, channel: ChannelId, topic: str | None) -> Ingested:
         """Store a customer's DM in its case and queue what Slack must show, in one atomic step."""
         args = [self.p, dm.id, json.dumps(asdict(dm)), dm.author.id, channel, topic or "",
-                json.dumps(asdict(dm.author))]
+                json.dumps(asdict(dm.author)), repr(self.store.clock())]
         outcome, case_id, case_channel = self._ingest(args=args)
         return Ingested(Outcome(outcome), CaseId(case_id), ChannelId(case_channel))
 
     def record_ask(self, case_id: CaseId, customer: UserId) -> None:
         """The customer's next DM joins this case."""
         self.r.set(f"{self.p}dmask:{customer}", case_id, ex=ASK_TTL)
+
+    def latest_dm(self, case_id: CaseId) -> str:
+        return self.r.hget(f"{self.p}case:{case_id}", "dm_latest") or ""
+
+    def answered(self, case_id: CaseId, dm_id: str) -> None:
+        """The brand answered ``dm_id``: its customer no longer waits, if it is still their latest DM."""
+        self._answered(keys=[f"{self.p}case:{case_id}", f"{self.p}waiting"], args=[case_id, dm_id])
 
     def is_dm_case(self, case_id: CaseId) -> bool:
         return self.r.hget(f"{self.p}case:{case_id}", "kind") == "dm"

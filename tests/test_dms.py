@@ -31,7 +31,7 @@ def claim(desk: Desk, parent: dict, user: str = ANNA) -> None:
 
 
 def followup_shown(desk: Desk, parent: dict, text: str) -> bool:
-    return any(text in harness.said(m) for m in desk.thread(parent)[1:])
+    return any(text in harness.said(m) for m in desk.thread(parent) if m["ts"] != parent["ts"])
 
 
 def told(desk: Desk, parent: dict, needle: str) -> list[str]:
@@ -236,3 +236,28 @@ def test_dm_polling_keeps_a_longer_min_poll_interval(make_fast_desk) -> None:
     start = time.monotonic()
     x.wait_for(lambda: len(dm_reads(x)) >= 4, timeout=10)
     assert time.monotonic() - start >= 3 * 1.0 - 0.2  # three waits of at least a second each
+
+
+def test_a_dm_case_is_reminded_like_a_tweet_and_a_dm_answer_ends_the_wait(make_desk) -> None:
+    from tests.clock_helpers import FakeClock, tick_again, top_level
+
+    clock = FakeClock()
+    desk = make_desk(DMS_ON + "\n[reminders]\nunclaimed_after = 5\nwaiting_after = 10\n", clock=clock)
+    first = desk.x.dms.send("my router is dead", author="kunde_klaus")
+    parent = desk.parent_of(first)
+    clock.advance(minutes=6)
+    desk.wait_for(lambda: top_level(desk, DSL, "without a claim"))
+
+    claim(desk, parent)
+    desk.x.dms.send("hello??", author="kunde_klaus")
+    desk.wait_for(lambda: followup_shown(desk, parent, "hello??"))
+    clock.advance(minutes=11)
+    desk.wait_for(lambda: notices(desk, parent, "for an answer"))
+
+    desk.x.dms.send("still there?", author="kunde_klaus")
+    desk.wait_for(lambda: followup_shown(desk, parent, "still there?"))
+    desk.reply(ANNA, parent, "Sorry for the wait, we're on it!")
+    desk.wait_for(lambda: bool(told(desk, parent, "Sent as a direct message")))
+    clock.advance(minutes=60)
+    tick_again(desk)
+    assert len(notices(desk, parent, "for an answer")) == 1
