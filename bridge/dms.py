@@ -203,6 +203,10 @@ class DmPoller(Poller):
                     reached = True
                     break
         except XError as exc:
+            if backlog and not exc.retryable:
+                # X refused the saved token (they do not last for ever): read from the newest again.
+                log.warning(kv("x.dm_backlog_dropped", reason=exc.reason))
+                self.store.r.delete(backlog_key)
             return self.wait_after(exc, min_interval)  # nothing stored, nothing moved: read again later
         self.failures = 0
         new = sorted((m for m in read if (cursor is None or int(m.id) > int(cursor)) and m.author.id != self.brand.id),

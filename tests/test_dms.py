@@ -68,6 +68,12 @@ def test_a_dm_opens_a_private_case_and_the_claimers_reply_goes_back_as_a_dm(dm_d
     assert desk.rt.store.case_of_tweet(second) == desk.rt.store.case_of_tweet(dm_id)
     assert len([m for m in desk.slack.messages(DSL) if m.get("thread_ts") in (None, m["ts"])]) == 1
 
+    # One message, never split: over X's 10,000 characters it is refused, and the agent told so.
+    too_long = desk.reply(ANNA, parent, "a" * 9_998)
+    desk.wait_for(lambda: "x" in desk.slack.reactions(parent["channel"], too_long))
+    assert any("10,000 characters" in e["text"] and e["user"] == ANNA for e in desk.slack.ephemerals)
+    assert len(desk.x.dms.sent) == 2
+
 
 def test_asking_for_a_dm_tweets_once_and_the_dm_joins_the_public_case(dm_desk: Desk) -> None:
     desk = dm_desk
