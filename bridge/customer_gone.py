@@ -104,7 +104,8 @@ class DeletionWatch:
         case_ids = [str(n) for n in range(newest, max(0, newest - MAX_CASES), -1)]
         with self.store.r.pipeline(transaction=False) as pipe:
             for case_id in case_ids:
-                pipe.hmget(f"{self.store.p}case:{case_id}", "status", "latest_customer_tweet", FIELD)
+                pipe.hmget(f"{self.store.p}case:{case_id}", "status", "latest_customer_tweet", FIELD, "kind")
             rows = pipe.execute()
-        return {tweet: CaseId(case_id) for case_id, (status, tweet, marked) in zip(case_ids, rows, strict=True)
-                if tweet and status != CaseStatus.RESOLVED.value and marked != tweet}
+        # A case a direct message opened (kind "dm", bridge/dms.py) has no tweet for X to look up.
+        return {tweet: CaseId(case_id) for case_id, (status, tweet, marked, kind) in zip(case_ids, rows, strict=True)
+                if tweet and status != CaseStatus.RESOLVED.value and marked != tweet and kind != "dm"}

@@ -105,3 +105,19 @@ def test_a_dm_backlog_past_the_page_bound_is_read_on_at_the_next_poll(
     assert all(store.case_of_tweet(TweetId(i)) for i in new)
     assert store.cursor("dms") == new[-1]
     assert not store.r.exists(f"{store.p}dmbacklog")
+
+
+def test_the_deletion_watch_leaves_dm_cases_alone(store: Store, x_emu) -> None:
+    from bridge.customer_gone import DeletionWatch
+    from bridge.settings import Environment
+    from bridge.x_client import XClient
+    from tests.harness import X_KEYS
+
+    x = XClient(Environment(x_api_key=X_KEYS["consumer_key"], x_api_secret=X_KEYS["consumer_secret"],
+                            x_access_token=X_KEYS["access_token"], x_access_token_secret=X_KEYS["access_token_secret"],
+                            x_api_url=x_emu.url))
+    dm_case = DmStore(store).ingest(dm(x_emu.dms.send("hello", author="kunde_klaus")), GENERAL, None).case_id
+    DeletionWatch(store, x, interval=0.01).check_once()
+    case = store.case(dm_case)
+    assert case is not None and "customer_deleted" not in case.extra  # a DM is no deleted tweet
+    assert not [r for r in x_emu.requests if r.path == "/2/tweets"]
