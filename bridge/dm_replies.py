@@ -42,11 +42,17 @@ def dm_text(text: str, signature: str) -> str:
 # -- from Slack ------------------------------------------------------------------------------------
 
 
-def take_dm_reply(desk: Desk, case: Case, user: str, channel: str, ts: str, text: str) -> bool:
+def take_dm_reply(desk: Desk, case: Case, user: str, channel: str, ts: str, text: str,
+                  files: list[dict] | None = None) -> bool:
     """Queue the claimer's reply as a DM if :func:`dm_recipient` says so; False: tweet it as usual."""
     peer = dm_recipient(desk.store, case.id)
     if peer is None:
         return False
+    if files:  # X's DM media upload is not supported: say so rather than send the text without them
+        why = "files aren't sent in direct messages. Send the text alone, and the file as a link."
+        desk.store.take_message(channel, ts, [ephemeral_job(channel, user, f"Not sent: {why}", case.parent_ts),
+                                              react_job(channel, ts, "x")])
+        return True
     try:
         signed = dm_text(text, desk.settings.signature_of(user))
     except EmptyReply as exc:

@@ -239,7 +239,7 @@ class Desk:
             return
         from bridge.dm_replies import take_dm_reply  # here: that module builds on this one's jobs
 
-        if take_dm_reply(self, case, user, channel, ts, text):
+        if take_dm_reply(self, case, user, channel, ts, text, files):
             return  # a direct message, private: neither split nor checked like a public reply
         guard = privacy.review(text, self.settings)
         if guard.message:

@@ -68,6 +68,13 @@ def test_a_dm_opens_a_private_case_and_the_claimers_reply_goes_back_as_a_dm(dm_d
     assert desk.rt.store.case_of_tweet(second) == desk.rt.store.case_of_tweet(dm_id)
     assert len([m for m in desk.slack.messages(DSL) if m.get("thread_ts") in (None, m["ts"])]) == 1
 
+    # A file is not sent in a DM (nor the text without it): the agent is told.
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    shared = desk.slack.share_files(ANNA, parent["channel"], "here's the manual", [("manual.png", png)],
+                                    thread_ts=parent["ts"])
+    desk.wait_for(lambda: "x" in desk.slack.reactions(parent["channel"], shared))
+    assert any("files aren't sent in direct messages" in e["text"] for e in desk.slack.ephemerals)
+
     # One message, never split: over X's 10,000 characters it is refused, and the agent told so.
     too_long = desk.reply(ANNA, parent, "a" * 9_998)
     desk.wait_for(lambda: "x" in desk.slack.reactions(parent["channel"], too_long))
