@@ -95,7 +95,17 @@ def ask_for_dm(desk: Desk, user: str, channel: str, ts: str) -> None:
         return
     job = {"id": f"dm_ask:{case.id}", "kind": "dm_ask", "case": case.id, "user": user}
     if dms.queue_once(f"dm_ask:{case.id}", "x", job):
+        # Now already, not when the job runs: a customer who DMs while the x lane waits (for X's limit,
+        # say) still lands in this case. The job records it again.
+        dms.record_ask(case.id, asked_customer(desk.store, case).id)
         log.info(kv("dm.ask_queued", case=case.id, user=user))
+
+
+def asked_customer(store: Store, case: Case) -> Author:
+    """Who is asked: the author of the tweet the ask replies to (in a conversation, maybe not the case's
+    first customer)."""
+    latest = store.tweet(case.latest_customer_tweet)
+    return latest.author if latest else case.customer
 
 
 # -- the jobs --------------------------------------------------------------------------------------
@@ -151,9 +161,7 @@ class DmJobs:
         case = self.store.case(CaseId(job["case"]))
         if case is None:
             return Done({"skipped": "case gone"})
-        # The author of the tweet the ask replies to (in a conversation, maybe not the case's first customer).
-        latest = self.store.tweet(case.latest_customer_tweet)
-        customer, user = (latest.author if latest else case.customer), job["user"]
+        customer, user = asked_customer(self.store, case), job["user"]
         ask = self.settings.dm.ask_template.format_map(_Missing(handle=customer.username, name=customer.name))
         text = compose(ask, self.settings.signature_of(user))
         who = escape_mrkdwn("@" + customer.username)

@@ -274,3 +274,20 @@ def test_a_dm_case_is_reminded_like_a_tweet_and_a_dm_answer_ends_the_wait(make_d
     clock.advance(minutes=60)
     tick_again(desk)
     assert len(notices(desk, parent, "for an answer")) == 1
+
+
+def test_a_dm_sent_while_the_ask_waits_for_x_still_joins_the_case(dm_desk: Desk) -> None:
+    desk = dm_desk
+    _, parent = claimed_case(desk)
+    reset = str(math.ceil(time.time() + 900))
+    desk.x.fail_next("POST", r"^/2/tweets$", status=429, headers={
+        "x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": reset})
+    desk.reply(ANNA, parent, "One moment, checking.")  # X's limit: the x lane waits, the ask behind it
+    desk.x.wait_for(lambda: any(r.path == "/2/tweets" and r.status == 429 for r in desk.x.requests))
+    desk.slack.add_reaction(ANNA, parent["channel"], parent["ts"], "envelope")
+    desk.wait_for(lambda: desk.rt.store.outbox.depth("x") == 2)
+    desk.x.dms.send("Saw your note, here is my DM", author="kunde_klaus")
+    desk.wait_for(lambda: followup_shown(desk, parent, "here is my DM"))
+    desk.hurry("x")
+    posted = desk.x.wait_for_posts(2)
+    assert "please send us a direct message" in posted[1]["text"]
