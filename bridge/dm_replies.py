@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from bridge.case_move import is_old_parent
 from bridge.dms import DmStore, dm_recipient
 from bridge.lanes import Attempts, Done, Retry
 from bridge.log import kv
@@ -77,7 +78,7 @@ def ask_for_dm(desk: Desk, user: str, channel: str, ts: str) -> None:
     The claimer may ask; on an unclaimed case any agent may (asking does not claim it).
     """
     case = desk._case_at(channel, ts)
-    if case is None:
+    if case is None or is_old_parent(case, channel, ts):  # a moved case is asked from its new parent
         return
     dms = DmStore(desk.store)
     why = None

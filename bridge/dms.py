@@ -76,6 +76,7 @@ else
     'kind', 'dm', 'dm_peer', sender, 'dm_latest', id, 'dm_tweet_mark', id, 'after_hours', '0',
     'waiting_since', since)
   redis.call('ZADD', p..'unclaimed', since, case_id)
+  redis.call('RPUSH', p..'customer:'..sender, case_id)  -- the customer's history, as for tweets
 end
 redis.call('SET', p..'dmcase:'..sender, case_id)
 redis.call('SET', p..'tweet:'..id, case_id)

@@ -291,3 +291,10 @@ def test_a_dm_sent_while_the_ask_waits_for_x_still_joins_the_case(dm_desk: Desk)
     desk.hurry("x")
     posted = desk.x.wait_for_posts(2)
     assert "please send us a direct message" in posted[1]["text"]
+
+
+def test_a_dm_case_counts_in_the_customers_history(dm_desk: Desk) -> None:
+    desk = dm_desk
+    desk.parent_of(desk.x.dms.send("my router is dead", author="stammkunde"))
+    later = desk.parent_of(desk.tweet("@Telekom_hilft and now my invoice is wrong", author="stammkunde"))
+    assert "1 earlier case from this customer" in desk.parent_text(later)
