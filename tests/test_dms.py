@@ -298,3 +298,22 @@ def test_a_dm_case_counts_in_the_customers_history(dm_desk: Desk) -> None:
     desk.parent_of(desk.x.dms.send("my router is dead", author="stammkunde"))
     later = desk.parent_of(desk.tweet("@Telekom_hilft and now my invoice is wrong", author="stammkunde"))
     assert "1 earlier case from this customer" in desk.parent_text(later)
+
+
+def test_a_moved_dm_case_stays_private_and_its_replies_stay_dms(dm_desk: Desk) -> None:
+    from tests.harness import MOBILE
+    from tests.test_handover import move
+
+    desk = dm_desk
+    parent = desk.parent_of(desk.x.dms.send("my router is dead, and roaming too", author="kunde_klaus"))
+    claim(desk, parent)
+    assert move(desk, ANNA, parent, "Mobile") == {}
+    desk.wait_for(lambda: any(m.get("thread_ts") in (None, m["ts"]) for m in desk.slack.messages(MOBILE)))
+    [new] = [{**m, "channel": MOBILE} for m in desk.slack.messages(MOBILE) if m.get("thread_ts") in (None, m["ts"])]
+    shown = desk.parent_text(new)
+    assert "Private direct message" in shown and "/status/" not in shown
+    desk.reply(ANNA, new, "We'll look at your roaming too.")
+    [sent] = desk.x.dms.wait_for_sent(1)
+    assert sent["text"] == "We'll look at your roaming too. ^AN"
+    drained(desk)
+    assert desk.x.posted == []
