@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+ASK_ONCE_TTL = 365 * 24 * 3600  # a case is asked for a DM once (a year is longer than any case stays open)
 MAX_DM = 10_000  # characters of one direct message: https://docs.x.com/x-api/direct-messages/manage/introduction
 
 
@@ -95,10 +96,11 @@ def ask_for_dm(desk: Desk, user: str, channel: str, ts: str) -> None:
         log.info(kv("dm.ask_refused", case=case.id, user=user, why=why))
         return
     job = {"id": f"dm_ask:{case.id}", "kind": "dm_ask", "case": case.id, "user": user}
-    if dms.queue_once(f"dm_ask:{case.id}", "x", job):
-        # Now already, not when the job runs: a customer who DMs while the x lane waits (for X's limit,
-        # say) still lands in this case. The job records it again.
-        dms.record_ask(case.id, asked_customer(desk.store, case).id)
+    # The customer is expected now already, with the job, not when it runs: one who DMs while the x
+    # lane waits (for X's limit, say) still lands in this case. Once per case, whatever Slack repeats.
+    customer = asked_customer(desk.store, case).id
+    if desk.store.queue_once(f"{desk.store.p}once:dm_ask:{case.id}", [("x", job)], ttl=ASK_ONCE_TTL,
+                             also=lambda pipe: dms.record_ask(case.id, customer, pipe)):
         log.info(kv("dm.ask_queued", case=case.id, user=user))
 
 

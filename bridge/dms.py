@@ -9,6 +9,7 @@ jobs show it like a tweet, minus the public link.
 Keys (under ``xdesk:``), besides a case's ``tweet:`` and ``tweetdata:`` ones:
 
 - ``dmask:<X user id>`` -> the case that asked this customer for a DM, until their DM joins it
+- ``once:dm_ask:<case id>`` the case's ask for a DM is queued (it is asked once)
 - ``dmcase:<X user id>`` -> the customer's latest case with a DM in it
 - ``cursor:dms`` the newest DM event id stored; ``dmbacklog`` where an unfinished read resumes
 - case hash fields ``kind`` ("dm" for a case a DM opened), ``dm_peer`` (the customer's X user id),
@@ -24,10 +25,11 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 
+import redis
+
 from bridge import crash
 from bridge.log import kv
 from bridge.models import Author, CaseId, ChannelId, Tweet, TweetId, UserId
-from bridge.outbox import Job
 from bridge.rules import route
 from bridge.settings import Settings
 from bridge.store import Ingested, Outcome, Store
@@ -103,16 +105,6 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 """
 
-# A job queued once per key, ever: the mark and the job in one step.
-_ONCE = """
-if not redis.call('SET', KEYS[1], '1', 'NX') then return 0 end
-redis.call('RPUSH', ARGV[1]..'lane:'..ARGV[2], ARGV[3])
-redis.call('SADD', ARGV[1]..'lanes', ARGV[2])
-redis.call('LPUSH', ARGV[1]..'wake', '1')
-redis.call('LTRIM', ARGV[1]..'wake', 0, 63)
-return 1
-"""
-
 
 class DmStore:
     """The DM side of :class:`~bridge.store.Store`: same Redis, same prefix, its own scripts."""
@@ -121,7 +113,6 @@ class DmStore:
         self.store = store
         self.r, self.p = store.r, store.p
         self._ingest = self.r.register_script(_INGEST_DM)
-        self._once = self.r.register_script(_ONCE)
         self._answered = self.r.register_script(_ANSWERED_DM)
 
     def ingest(self, dm: Tweet, channel: ChannelId, topic: str | None) -> Ingested:
@@ -131,9 +122,9 @@ class DmStore:
         outcome, case_id, case_channel = self._ingest(args=args)
         return Ingested(Outcome(outcome), CaseId(case_id), ChannelId(case_channel))
 
-    def record_ask(self, case_id: CaseId, customer: UserId) -> None:
+    def record_ask(self, case_id: CaseId, customer: UserId, pipe: redis.client.Pipeline | None = None) -> None:
         """The customer's next DM joins this case."""
-        self.r.set(f"{self.p}dmask:{customer}", case_id, ex=ASK_TTL)
+        (pipe or self.r).set(f"{self.p}dmask:{customer}", case_id, ex=ASK_TTL)
 
     def latest_dm(self, case_id: CaseId) -> str:
         return self.r.hget(f"{self.p}case:{case_id}", "dm_latest") or ""
@@ -144,10 +135,6 @@ class DmStore:
 
     def is_dm_case(self, case_id: CaseId) -> bool:
         return self.r.hget(f"{self.p}case:{case_id}", "kind") == "dm"
-
-    def queue_once(self, key: str, lane: str, job: Job) -> bool:
-        """Queue ``job`` unless a job was queued under ``key`` before (a twin event, a second reaction)."""
-        return bool(self._once(keys=[f"{self.p}once:{key}"], args=[self.p, lane, json.dumps(job)]))
 
 
 def dm_recipient(store: Store, case_id: CaseId) -> UserId | None:
