@@ -61,7 +61,6 @@ _FIELDS = {name.replace(".", "_"): list(values) for name, values in FIELDS.items
 _TWEET_KEYS = ("id", "text", "author_id", "conversation_id", "created_at", "edit_history_tweet_ids")
 
 
-
 @dataclass(frozen=True)
 class RateBudget:
     """The ``x-rate-limit-*`` headers of the last answer; None where X did not send them.
@@ -229,6 +228,7 @@ class XClient:
             return response
 
         return _json(self._call(endpoint, send), endpoint)
+
     def delete_tweet(self, tweet_id: TweetId) -> None:
         with contextlib.suppress(TweetGone):  # already gone: what deleting wanted
             self._call("DELETE /2/tweets/:id", self._client.delete_tweet, tweet_id, user_auth=True)
