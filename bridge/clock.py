@@ -23,8 +23,9 @@ from bridge.lanes import Done, Retry
 from bridge.log import kv
 from bridge.loops import run_loop
 from bridge.models import Author, Case, CaseId, CaseStatus, TweetId
+from bridge.mrkdwn import escape_mrkdwn
 from bridge.settings import Settings
-from bridge.slack_blocks import escape_mrkdwn, notice_blocks
+from bridge.slack_blocks import notice_blocks
 from bridge.slack_client import SlackSide
 from bridge.slack_to_x import XReplies, notice_job
 from bridge.store import Store

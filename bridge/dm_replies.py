@@ -19,8 +19,8 @@ from bridge.dms import DmStore, dm_recipient
 from bridge.lanes import Attempts, Done, Retry
 from bridge.log import kv
 from bridge.models import Author, Case, CaseId, TweetId, UserId
+from bridge.mrkdwn import escape_mrkdwn
 from bridge.settings import Settings
-from bridge.slack_blocks import escape_mrkdwn
 from bridge.slack_to_x import XReplies, ephemeral_job, notice_job, react_job
 from bridge.store import Store
 from bridge.tweet_text import EmptyReply, compose, plan_reply, slack_to_plain

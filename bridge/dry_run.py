@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bridge.models import Case
-from bridge.slack_blocks import escape_mrkdwn
+from bridge.mrkdwn import escape_mrkdwn
 from bridge.x_errors import XError
 
 # Every X API request that is not a read changes something on the account.

@@ -20,9 +20,10 @@ from typing import Any
 from bridge.case_move import MOVE
 from bridge.log import kv
 from bridge.models import Case, CaseId
+from bridge.roles import Roles
 from bridge.settings import Settings
 from bridge.slack_client import SlackError, SlackSide
-from bridge.slack_to_x import Roles, ephemeral_job
+from bridge.slack_to_x import ephemeral_job
 from bridge.store import EVENT_TTL, Store
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ import phonenumbers
 from phonenumbers import Leniency, PhoneNumberType
 from twitter_text.extract_urls import extract_urls_with_indices
 
+from bridge.mrkdwn import escape_mrkdwn
 from bridge.settings import PrivacySection, Settings
-from bridge.slack_blocks import escape_mrkdwn
 from bridge.tweet_text import slack_to_plain
 
 PHONE, EMAIL, IBAN = "phone number", "e-mail address", "IBAN"

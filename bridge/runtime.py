@@ -30,10 +30,11 @@ from bridge.loops import REDIS_ERRORS
 from bridge.media_upload import ReplyMedia
 from bridge.models import Author, UserId
 from bridge.redis_conn import connect, ensure_embedded
+from bridge.roles import Roles
 from bridge.saved_reply_modal import SavedReplySending
 from bridge.settings import Environment, Settings, SettingsError
 from bridge.slack_client import SlackError, SlackSide, web_client
-from bridge.slack_to_x import Desk, Roles, XReplies
+from bridge.slack_to_x import Desk, XReplies
 from bridge.store import Store
 from bridge.web import WebApp, server
 from bridge.x_client import XAuthError, XClient, XError, backoff

@@ -19,8 +19,8 @@ import redis
 
 from bridge.log import kv
 from bridge.models import Author
+from bridge.mrkdwn import escape_mrkdwn
 from bridge.settings import Settings
-from bridge.slack_blocks import escape_mrkdwn
 
 log = logging.getLogger(__name__)
 

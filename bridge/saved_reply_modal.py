@@ -25,8 +25,8 @@ from typing import Any
 from bridge.lanes import Done
 from bridge.log import kv
 from bridge.models import Case, CaseId
+from bridge.mrkdwn import escape_mrkdwn
 from bridge.saved_replies import SavedReplies, fill
-from bridge.slack_blocks import escape_mrkdwn
 from bridge.slack_client import SlackError
 from bridge.slack_to_x import Desk
 from bridge.x_to_slack import SlackPosting

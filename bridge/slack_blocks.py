@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from bridge.models import Case, CaseStatus, Media, Tweet
+from bridge.mrkdwn import UNDERSCORE, escape_mrkdwn
 from bridge.tweet_text import graphemes
 
 Block = dict[str, Any]
@@ -30,37 +31,6 @@ _HANDLE = re.compile(r"^[A-Za-z0-9_]{1,15}$")  # X usernames; anything else is n
 _TWEET_ID = re.compile(r"^[0-9]{1,25}$")
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _EMOJI_NAME = re.compile(r"^[a-z0-9_+\-']+$")
-
-# -- Making customer text inert --------------------------------------------------------------------
-# Slack reads &, < and > as control characters and wants them as entities, which it shows as the
-# characters: https://api.slack.com/reference/surfaces/formatting#escaping
-_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-# Slack has no escape for *bold* _italic_ ~strike~ `code` (a backslash shows up and still formats:
-# https://github.com/slackhq/slack-api-docs/issues/34), and whether it treats an inserted U+200B as
-# a space or as punctuation decides whether "\u200b*\u200bx\u200b*\u200b" formats. So the markers
-# become look-alikes that no Slack version parses, as jsx-slack's <Escape> does (its doc "About
-# escape and exact mode", https://github.com/yhatt/jsx-slack); Slack formats full-width forms too.
-_MARKERS = str.maketrans({"*": "\u2217", "\uff0a": "\ufe61", "~": "\u223c", "`": "\u02cb", "\uff40": "\u02cb"})
-# An underscore between two ASCII letters or digits can never open or close italics, and
-# order_1234 or snake_case should stay copyable; every other one becomes U+02CD.
-_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|\uff3f")
-# A line starting with > is a quote. A soft hyphen before it is invisible and ends that.
-_QUOTE = re.compile(r"^([ \t]*)(&gt;|\uff1e)", re.MULTILINE)
-# @here, @channel, @everyone and @name: a WORD JOINER after "@" (and after "#" for channel
-# names) keeps the text readable but matches no name. :name: would show a workspace emoji.
-_AT = re.compile(r"([@#])(?=\S)")
-_SHORTCODE = re.compile(r":(?=[a-z0-9_+'\-]+:)", re.IGNORECASE)
-
-
-def escape_mrkdwn(text: str) -> str:
-    """``text`` as Slack mrkdwn that shows the same words and mentions, links or formats nothing."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_ENTITIES)
-    text = _UNDERSCORE.sub(lambda m: "\u2e0f" if m[0] == "\uff3f" else "\u02cd", text)
-    text = text.translate(_MARKERS)
-    text = _AT.sub("\\1\u2060", text)
-    text = _SHORTCODE.sub(":\u2060", text)
-    return _QUOTE.sub("\\1\u00ad\\2", text)
-
 
 def _mrkdwn(text: str) -> Block:
     # verbatim: Slack must not auto-link URLs or turn @names and #channels into mentions:
@@ -147,7 +117,7 @@ def _who(tweet: Tweet) -> str:
     handle = author.username
     if _HANDLE.match(handle):
         # Only the underscores need care in a label (a handle like _a_ would italicise itself).
-        label = _UNDERSCORE.sub("\u02cd", handle)
+        label = UNDERSCORE.sub("\u02cd", handle)
         at = f"<https://x.com/{handle}|@{label}>"
     else:
         at = escape_mrkdwn("@" + _truncate(handle, 30))

@@ -12,8 +12,6 @@ import time
 import uuid
 from collections.abc import Callable
 
-import redis
-
 from bridge import crash, dry_run, privacy
 from bridge.case_move import is_old_parent, moved_hint
 from bridge.customer_gone import mark_gone
@@ -23,9 +21,9 @@ from bridge.log import kv
 from bridge.media import MediaRefused, attachments, describe
 from bridge.media_upload import MediaFailed, ReplyMedia
 from bridge.models import Case, CaseId, ChannelId, SlackTs, SlackUserId, TweetId
-from bridge.rules import is_agent
+from bridge.mrkdwn import escape_mrkdwn
+from bridge.roles import Roles
 from bridge.settings import Settings
-from bridge.slack_blocks import escape_mrkdwn
 from bridge.slack_client import SlackError, SlackSide
 from bridge.store import EVENT_TTL, Store
 from bridge.tweet_text import EmptyReply, ReplyTooLong, is_note, plan_reply
@@ -33,9 +31,6 @@ from bridge.x_client import RateLimited, TweetGone, XClient, XError, XUnavailabl
 from bridge.x_to_slack import job_error
 
 log = logging.getLogger(__name__)
-
-ROLE_CACHE_TTL = 300
-
 
 def plan(text: str, user: str, settings: Settings, with_media: bool = False) -> list[str]:
     """The tweets for an agent's thread message: planned alike where it is checked and where it is sent.
@@ -68,50 +63,6 @@ def react_job(channel: str, ts: str, name: str) -> tuple[str, dict]:
 
 def notice_job(case: Case, key: str, text: str) -> tuple[str, dict]:
     return f"post:{case.channel}", {"id": f"notice:{key}", "kind": "notice", "case": case.id, "text": text}
-
-
-class Roles:
-    """Who is an agent and who is an admin, with Slack look-ups cached in Redis for a few minutes."""
-
-    def __init__(self, settings: Settings, slack: SlackSide, r: redis.Redis, prefix: str) -> None:
-        self.settings = settings
-        self.slack = slack
-        self.r = r
-        self.p = prefix
-
-    def is_agent(self, user: str) -> bool:
-        groups = [g for g in self.settings.slack.agents if g.startswith("S")]
-        member_of = [g for g in groups if user in self._members(g)]
-        return is_agent(user, member_of, self.settings)
-
-    def is_admin(self, user: str) -> bool:
-        if user in self.settings.slack.admins:
-            return True
-        key = f"{self.p}role:wsadmin:{user}"
-        cached = self.r.get(key)
-        if cached is None:
-            try:
-                cached = "1" if self.slack.is_workspace_admin(user) else "0"
-            except SlackError as exc:
-                log.warning(kv("slack.users_info_failed", user=user, error=exc.error))
-                return False
-            self.r.set(key, cached, ex=ROLE_CACHE_TTL)
-        return cached == "1"
-
-    def _members(self, group: str) -> set[str]:
-        key = f"{self.p}role:group:{group}"
-        if not self.r.exists(key):
-            try:
-                members = self.slack.group_members(group)
-            except SlackError as exc:
-                log.warning(kv("slack.usergroup_failed", group=group, error=exc.error))
-                return set()
-            with self.r.pipeline() as pipe:
-                pipe.delete(key)
-                pipe.sadd(key, "", *members)  # "" marks a group looked up, even an empty one
-                pipe.expire(key, ROLE_CACHE_TTL)
-                pipe.execute()
-        return set(self.r.smembers(key)) - {""}
 
 
 class Desk:
