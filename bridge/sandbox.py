@@ -122,9 +122,11 @@ def _play(x: XEmulator, slack: SlackEmulator, settings: Settings, signature: str
     _say(f"4. {AGENT_NAME} answers in the thread: {answer!r}")
 
     if settings.x.dry_run:
-        _dry_run_shown(slack, parent, reply_ts, settings.replies.sent_emoji)
+        _dry_run_shown(slack, parent, reply_ts, settings.replies.sent_emoji, answer)
         return
-    [tweet] = x.wait_for_posts(1, timeout=STEP_TIMEOUT)
+    # Outside the service hours the brand's auto-reply went out first: wait for Anna's own tweet.
+    tweet = x.wait_for(lambda: next((p for p in x.posted if p["text"].startswith(answer)), None),
+                       timeout=STEP_TIMEOUT)
     _say(f"5. The bridge tweeted as @Telekom_hilft in reply to {tweet['in_reply_to_tweet_id']}: {tweet['text']!r}")
     sent = settings.replies.sent_emoji
     _wait(slack, "the sent mark", lambda: sent in slack.reactions(parent["channel"], reply_ts))
@@ -133,10 +135,11 @@ def _play(x: XEmulator, slack: SlackEmulator, settings: Settings, signature: str
         raise TimeoutError("the tweet lacks the agent's signature")
 
 
-def _dry_run_shown(slack: SlackEmulator, parent: dict, reply_ts: str, sent: str) -> None:
+def _dry_run_shown(slack: SlackEmulator, parent: dict, reply_ts: str, sent: str, answer: str) -> None:
     def notice() -> str:
         said = [m.get("text", "") for m in slack.thread(parent["channel"], parent["ts"]) if m.get("bot_id")]
-        return next((t for t in said if t.startswith("Dry run")), "")
+        # The answer's own notice (after hours, an auto-reply's comes first).
+        return next((t for t in said if t.startswith("Dry run") and answer.split(";")[0] in t), "")
 
     _wait(slack, "the dry-run notice", lambda: bool(notice()) and sent in slack.reactions(parent["channel"], reply_ts))
     _say(f"5. Dry run: nothing was tweeted; the thread says what would have been:\n{notice()}")

@@ -215,6 +215,18 @@ def block_text(blocks: list[dict]) -> str:
     return "\n".join(out)
 
 
+def closed_today_env() -> dict[str, str]:
+    """Today a holiday in the shipped settings' time zone: the desk closed now, open again on a later day."""
+    import json
+    import tomllib
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    shipped = tomllib.loads((Path(__file__).resolve().parent.parent / "settings.toml").read_text())
+    today = datetime.now(ZoneInfo(shipped["hours"]["timezone"])).date()
+    return {"BRIDGE_HOURS__HOLIDAYS": json.dumps([today.isoformat()])}
+
+
 def load_settings(path: Path) -> Settings:
     import os
 

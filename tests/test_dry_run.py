@@ -13,7 +13,7 @@ from bridge.models import TweetId
 from bridge.redis_conn import stop_embedded
 from bridge.settings import Environment
 from bridge.x_client import XClient
-from tests.harness import ANNA, BASE_SETTINGS, Desk, claimed_case, drained, environment, notices
+from tests.harness import ANNA, BASE_SETTINGS, Desk, claimed_case, closed_today_env, drained, environment, notices
 from tests.test_sandbox_and_check import ROOT, bridge
 
 DRY = BASE_SETTINGS.replace("min_poll_interval = 0.2", "min_poll_interval = 0.2\ndry_run = true")
@@ -70,8 +70,9 @@ def test_the_x_client_refuses_every_write_in_dry_run(x_emu: XEmulator, slack_emu
     assert [p["text"] for p in x_emu.posted] == ["hello"]
 
 
+@pytest.mark.parametrize("closed", [False, True], ids=["as shipped", "desk closed"])
 def test_check_and_the_sandbox_say_dry_run_is_on(x_emu: XEmulator, slack_emu: SlackEmulator, redis_url: str,
-                                                 tmp_path: Path) -> None:
+                                                 tmp_path: Path, closed: bool) -> None:
     env = {**environment(x_emu, slack_emu, redis_url), "BRIDGE_SETTINGS": str(ROOT / "settings.toml"),
            "BRIDGE_X__DRY_RUN": "true"}
     checked = bridge("check", env=env, timeout=60)
@@ -79,7 +80,9 @@ def test_check_and_the_sandbox_say_dry_run_is_on(x_emu: XEmulator, slack_emu: Sl
     assert "dry run is on" in checked.stdout
 
     try:
-        played = bridge("sandbox", env={"BRIDGE_DATA_DIR": str(tmp_path / "var"), "BRIDGE_X__DRY_RUN": "true"})
+        hours = closed_today_env() if closed else {}  # after hours, an auto-reply notice comes first
+        played = bridge("sandbox", env={"BRIDGE_DATA_DIR": str(tmp_path / "var"), "BRIDGE_X__DRY_RUN": "true",
+                                        **hours})
     finally:
         stop_embedded(tmp_path / "var" / "sandbox")
     assert played.returncode == 0, played.stderr

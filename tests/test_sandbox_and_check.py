@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bridge.emulators.slack_server import SlackEmulator
 from bridge.emulators.x_server import XEmulator
 from bridge.redis_conn import stop_embedded
-from tests.harness import environment
+from tests.harness import closed_today_env, environment
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,9 +23,12 @@ def bridge(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.
                           capture_output=True, text=True, timeout=timeout)
 
 
-def test_the_sandbox_plays_a_case_through_without_credentials(tmp_path: Path) -> None:
+@pytest.mark.parametrize("closed", [False, True], ids=["as shipped", "desk closed"])
+def test_the_sandbox_plays_a_case_through_without_credentials(tmp_path: Path, closed: bool) -> None:
+    # The shipped settings.toml has service hours: the demo must play the same at any time of day.
     try:
-        result = bridge("sandbox", env={"BRIDGE_DATA_DIR": str(tmp_path / "var")})
+        hours = closed_today_env() if closed else {}
+        result = bridge("sandbox", env={"BRIDGE_DATA_DIR": str(tmp_path / "var"), **hours})
     finally:
         stop_embedded(tmp_path / "var" / "sandbox")
     assert result.returncode == 0, result.stderr
