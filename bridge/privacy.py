@@ -177,7 +177,10 @@ def review(text: str, settings: Settings) -> Review:
     hits = tuple(find_personal_data(plain_reply(text, privacy), privacy))
     if not hits or forced(text, privacy):
         return Review(hits, bool(hits), None)
-    how = f"Ask the customer to send a DM instead: react :{settings.emoji.ask_dm}: on the case's first message."
+    if settings.dm.enabled:
+        how = f"Ask the customer to send a DM instead: react :{settings.emoji.ask_dm}: on the case's first message."
+    else:  # the ask-for-a-DM reaction only works when the desk reads DMs
+        how = "Ask the customer to send it by direct message or through your other private channels instead."
     if prefix := privacy.force_prefix.strip():
         how += f" Or start your message with `{prefix}` to tweet it anyway."
     return Review(hits, False, f"Not tweeted: your reply contains {describe(hits)}, and personal data is "

@@ -37,11 +37,20 @@ def test_a_reply_with_personal_data_is_not_tweeted_and_the_agent_is_told(make_de
     desk.wait_for(lambda: bool(_told(desk, parent, "Not tweeted")))
     [told] = _told(desk, parent, "Not tweeted")
     assert kind in told
-    assert ":envelope:" in told and "DM" in told  # how to get it privately
+    assert "direct message" in told and ":envelope:" not in told  # how to get it privately: DMs are off
     assert "`!public`" in told  # and how to tweet it anyway
     desk.wait_for(lambda: "x" in desk.slack.reactions(parent["channel"], ts))
     assert _tweeted_after(desk, parent, "Anything else?") == ["Anything else? ^AN"]
     assert "outbox_tray" not in desk.slack.reactions(parent["channel"], ts)
+
+
+def test_with_dms_on_the_agent_is_pointed_at_the_ask_for_a_dm_reaction(make_desk) -> None:
+    desk = make_desk(extra="\n[dm]\nenabled = true\n")
+    _, parent = claimed_case(desk)
+    desk.reply(ANNA, parent, "Thanks! We'll call you back on 0171 2345678 tonight.")
+    desk.wait_for(lambda: bool(_told(desk, parent, "Not tweeted")))
+    [told] = _told(desk, parent, "Not tweeted")
+    assert ":envelope:" in told and "DM" in told
 
 
 def test_a_forced_reply_is_tweeted_without_the_prefix_and_logged(desk: Desk, caplog) -> None:
