@@ -167,10 +167,21 @@ class Attempts:
                 raise Retry(IN_FLIGHT_GRACE - age, "an earlier attempt may still land; looking for it later")
         return float(raw["first"])
 
-    def sending(self, first: float | None) -> None:
+    def sending(self, first: float | None, **request: str) -> None:
+        """Mark an attempt as sent; ``request`` keeps what it asked for, for :meth:`request`."""
         now = repr(time.time())
-        self.r.hset(self.key, mapping={"first": repr(first) if first else now, "sent": now})
+        self.r.hset(self.key, mapping={"first": repr(first) if first else now, "sent": now, **request})
         self.r.expire(self.key, 14 * 24 * 3600)
+
+    def request(self, **now: str) -> dict[str, str]:
+        """What the first attempt asked for, field by field (``now`` where it kept none).
+
+        A retry must repeat that request, not rebuild it: what it was built from may have moved on
+        (the customer tweeted again, the clock passed midnight), and the lookup for the first
+        attempt's effect must look where that attempt went.
+        """
+        kept = self.r.hmget(self.key, list(now))
+        return {name: value if value is not None else now[name] for name, value in zip(now, kept, strict=True)}
 
     def answered(self) -> None:
         self.r.hdel(self.key, "sent")

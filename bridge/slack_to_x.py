@@ -317,12 +317,14 @@ class XReplies:
         """
         attempts = Attempts(self.store.r, f"{self.store.p}attempt:{job['id']}:{index}")
         if attempts.before() is not None:
+            asked = attempts.request(text=text, in_reply_to=in_reply_to)
+            text, in_reply_to = asked["text"], TweetId(asked["in_reply_to"])
             found = self.x.find_reply(in_reply_to, text)
             if found:
                 log.info(kv("reply.reconciled", job=job["id"], part=index + 1, tweet=found))
                 attempts.answered()
                 return found
-        attempts.sending(None)
+        attempts.sending(None, text=text, in_reply_to=in_reply_to)
         try:
             tweet_id = self.x.post_reply(text, in_reply_to, media_ids)
         except XError as exc:

@@ -197,6 +197,21 @@ def test_a_tweet_whose_answer_was_cut_off_is_found_not_tweeted_again(desk: Desk)
     assert len(post_attempts(desk.x)) == 1
 
 
+def test_a_cut_off_tweet_is_found_even_if_the_customer_wrote_again_before_the_retry(desk: Desk) -> None:
+    first, parent = claimed_case(desk)
+    desk.x.truncated_next("POST", POST_TWEET)  # X created it, half the answer arrives
+    ts = desk.reply(ANNA, parent, "We are checking your line now.")
+    desk.x.wait_for_posts(1)
+    # Before the retry looks for it, the customer's next tweet becomes the case's latest.
+    desk.tweet("@Telekom_hilft hello??", in_reply_to=first, conversation_id=first)
+    case_id = desk.rt.store.case_of_tweet(first)
+    desk.wait_for(lambda: desk.rt.store.case(case_id).tweet_count == 2)
+    desk.hurry("x")
+    tweeted_once(desk, parent, ts, ["We are checking your line now. ^AN"])
+    assert [p["in_reply_to_tweet_id"] for p in desk.x.posted] == [first]
+    assert len(post_attempts(desk.x)) == 1
+
+
 def test_a_non_json_answer_to_tweeting_is_retried_and_tweets_once(desk: Desk) -> None:
     _, parent = claimed_case(desk)
     desk.x.non_json_next("POST", POST_TWEET)  # a proxy's HTML page: X never saw the request
