@@ -218,7 +218,7 @@ class DmJobs:
             event_id = self.direct.send(peer, text)
         except XError as exc:
             if not isinstance(exc, XUnavailable):
-                attempts.answered()  # X answered no: nothing was sent
+                attempts.refused()  # X answered no: nothing was sent
             raise
         attempts.answered()
         return event_id

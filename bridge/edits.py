@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from bridge import privacy
-from bridge.lanes import Done, Retry
+from bridge.lanes import Attempts, Done, Retry
 from bridge.log import kv
 from bridge.media import MediaRefused, attachments
 from bridge.models import Case
@@ -249,7 +249,10 @@ class Edits:
 def cancelled(store: Store, job: dict, index: int) -> bool:
     """The reply was deleted in Slack before part ``index`` went out, and no attempt of it may have landed."""
     p = store.p
-    return bool(store.r.exists(f"{p}cancel:{job['id']}")) and not store.r.exists(f"{p}attempt:{job['id']}:{index}")
+    if not store.r.exists(f"{p}cancel:{job['id']}"):
+        return False
+    # An attempt X refused (a 429, say) tweeted nothing: the reply can still be withdrawn.
+    return not Attempts(store.r, f"{p}attempt:{job['id']}:{index}").may_have_landed()
 
 
 class EditJobs:

@@ -170,8 +170,11 @@ class Attempts:
     def sending(self, first: float | None, **request: str) -> None:
         """Mark an attempt as sent; ``request`` keeps what it asked for, for :meth:`request`."""
         now = repr(time.time())
-        self.r.hset(self.key, mapping={"first": repr(first) if first else now, "sent": now, **request})
-        self.r.expire(self.key, 14 * 24 * 3600)
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(self.key, mapping={"first": repr(first) if first else now, "sent": now, **request})
+            pipe.hdel(self.key, "refused")
+            pipe.expire(self.key, 14 * 24 * 3600)
+            pipe.execute()
 
     def request(self, **now: str) -> dict[str, str]:
         """What the first attempt asked for, field by field (``now`` where it kept none).
@@ -185,6 +188,16 @@ class Attempts:
 
     def answered(self) -> None:
         self.r.hdel(self.key, "sent")
+
+    def refused(self) -> None:
+        """The API answered no: this attempt made nothing (a later one may still be made)."""
+        self.r.hset(self.key, "refused", 1)
+        self.r.hdel(self.key, "sent")
+
+    def may_have_landed(self) -> bool:
+        """Whether some attempt may have made the effect: one was made and not every one was refused."""
+        raw = self.r.hgetall(self.key)
+        return bool(raw) and not (raw.get("refused") and not raw.get("sent"))
 
 
 class _Heartbeat:

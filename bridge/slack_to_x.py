@@ -329,7 +329,7 @@ class XReplies:
             tweet_id = self.x.post_reply(text, in_reply_to, media_ids)
         except XError as exc:
             if not isinstance(exc, XUnavailable):
-                attempts.answered()  # X answered no: nothing was tweeted
+                attempts.refused()  # X answered no: nothing was tweeted
             raise
         attempts.answered()
         crash.point("x.after_tweet")

@@ -275,7 +275,7 @@ class SlackPosting:
                 ts = self.slack.post(channel, text, blocks, thread_ts=thread_ts, metadata=metadata)
             except SlackError as exc:
                 if exc.answered:
-                    attempts.answered()  # Slack said no: nothing was posted
+                    attempts.refused()  # Slack said no: nothing was posted
                 raise
             attempts.answered()
             return ts

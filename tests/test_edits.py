@@ -250,6 +250,19 @@ def test_a_reply_deleted_while_still_queued_is_never_tweeted(desk: Desk) -> None
     assert deletes(desk) == []
 
 
+def test_a_reply_deleted_while_it_waits_for_xs_rate_limit_is_never_tweeted(desk: Desk) -> None:
+    _, parent = claimed_case(desk)
+    desk.x.rate_limit_next("POST", r"^/2/tweets$")  # X says no: nothing was tweeted
+    ts = desk.reply(ANNA, parent, "Oops, wrong case")
+    desk.x.wait_for(lambda: any(r.path == "/2/tweets" and r.status == 429 for r in desk.x.requests))
+    desk.slack.delete_message(parent["channel"], ts)
+    desk.hurry("x")  # X's reset has passed
+    desk.wait_for(lambda: bool(notices(desk, parent, "before it was tweeted")))
+    drained(desk)
+    assert desk.x.posted == []
+    assert deletes(desk) == []
+
+
 # -- a customer deletes their tweet ----------------------------------------------------------------
 
 
