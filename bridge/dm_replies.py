@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from bridge.case_move import is_old_parent
 from bridge.dms import DmStore, dm_recipient
+from bridge.edits import cancelled
 from bridge.lanes import Attempts, Done, Retry
 from bridge.log import kv
 from bridge.models import Author, Case, CaseId, TweetId, UserId
@@ -136,6 +137,9 @@ class DmJobs:
         if case is None:
             return Done({"skipped": "case gone"})
         channel, ts, user = job["channel"], job["ts"], job["user"]
+        if cancelled(self.store, job, None):  # deleted in Slack before it went out: its notice says so
+            log.info(kv("reply.dm_cancelled", case=case.id, user=user, ts=ts))
+            return Done({"cancelled": True})
         text = dm_text(job["text"], self.settings.signature_of(user))
         who = escape_mrkdwn("@" + case.customer.username)
         if self.settings.x.dry_run:  # shown as live, like a tweeted reply in a dry run (bridge/dry_run.py)

@@ -112,6 +112,14 @@ class Edits:
         dry = isinstance(done, dict) and bool(done.get("dry_run"))  # shown as tweeted, so treated as tweeted
         return (Sent.TWEETED if tweets or dry else Sent.FAILED), tweets
 
+    def dm_sent(self, job_id: str) -> Sent:
+        """Whether the message went (or goes) out as a direct message: bridge/dm_replies.py's job."""
+        done = self.store.outbox.done(job_id)
+        if done is None:
+            queued = any(json.loads(raw).get("id") == job_id for raw in self.store.r.lrange(f"{self.p}lane:x", 0, -1))
+            return Sent.QUEUED if queued else Sent.NONE
+        return Sent.TWEETED if isinstance(done, dict) and (done.get("dm") or done.get("dry_run")) else Sent.FAILED
+
     def _links(self, tweets: list[str]) -> str:
         brand = self.store.r.hget("xdesk:brand", "username") or "i"  # x.com/i/status/<id> works for any
         return " ".join(f"https://x.com/{brand}/status/{t}" for t in tweets)
@@ -130,6 +138,9 @@ class Edits:
             return  # an unfurl or an attachment change, not an edit of the words
         case = self.desk._case_at(channel, thread_ts)
         if case is None:
+            return
+        if (dm := self.dm_sent(dm_job_of(channel, ts))) is not Sent.NONE:
+            self._tell_dm_edit(user, channel, ts, thread_ts, edit_ts, dm)
             return
         job_id = self.job_of(channel, ts)
         state, tweets = self.sent(job_id)
@@ -156,6 +167,18 @@ class Edits:
 
         if self._once(f"edited:{channel}:{ts}:{edit_ts}", [job], remember):
             log.info(kv("edit.told", case=case.id, user=user, ts=ts, state=state.value, offer=offer))
+
+    def _tell_dm_edit(self, user: str, channel: str, ts: str, thread_ts: str, edit_ts: str, state: Sent) -> None:
+        if state is Sent.FAILED:
+            text = "This direct message wasn't sent, so neither is the edit. Write the new text as a new message."
+        else:  # X has no way to edit a sent DM
+            text = ("A direct message can't be edited: the customer gets it as you first wrote it. "
+                    "Send the correction as a new message.")
+            if state is Sent.QUEUED:
+                text += " To stop it before it goes out, delete your message."
+        job = ephemeral_blocks_job(channel, user, text, thread_ts, [])
+        if self._once(f"edited:{channel}:{ts}:{edit_ts}", [job]):
+            log.info(kv("edit.told", user=user, ts=ts, state=state.value, dm=True))
 
     def _problem(self, user: str, text: str, with_media: bool = False) -> str | None:
         """Why ``text`` could not be tweeted as a reply ("note" for a note), or None."""
@@ -229,6 +252,15 @@ class Edits:
         case = self.desk._case_at(channel, thread_ts)
         if case is None:
             return
+        dm_job = dm_job_of(channel, ts)
+        if self.dm_sent(dm_job) in (Sent.QUEUED, Sent.TWEETED):
+            # Ordered after the DM on the x lane: it says whether the DM was stopped or had gone.
+            told = {"id": f"unsend:{dm_job}", "kind": "dm_deleted", "case": case.id, "reply_job": dm_job,
+                    "user": author}
+            if self._once(f"unsend:{dm_job}", [("x", told)],
+                          lambda pipe: pipe.set(f"{self.p}cancel:{dm_job}", 1, ex=KEEP)):
+                log.info(kv("reply.dm_deleted_in_slack", case=case.id, user=author, ts=ts))
+            return
         job_id = self.job_of(channel, ts)
         state, _ = self.sent(job_id)
         if state in (Sent.NONE, Sent.FAILED):
@@ -246,13 +278,19 @@ class Edits:
             log.info(kv("reply.deleted_in_slack", case=case.id, user=author, ts=ts, state=state.value, delete=delete))
 
 
-def cancelled(store: Store, job: dict, index: int) -> bool:
-    """The reply was deleted in Slack before part ``index`` went out, and no attempt of it may have landed."""
+def dm_job_of(channel: str, ts: str) -> str:
+    return f"dm_reply:{channel}:{ts}"  # the id bridge/dm_replies.py gives a DM reply's job
+
+
+def cancelled(store: Store, job: dict, index: int | None) -> bool:
+    """The reply was deleted in Slack before part ``index`` (None: a DM, sent whole) went out, and no
+    attempt of it may have landed."""
     p = store.p
     if not store.r.exists(f"{p}cancel:{job['id']}"):
         return False
     # An attempt X refused (a 429, say) tweeted nothing: the reply can still be withdrawn.
-    return not Attempts(store.r, f"{p}attempt:{job['id']}:{index}").may_have_landed()
+    attempt = f"{p}attempt:{job['id']}" + (f":{index}" if index is not None else "")
+    return not Attempts(store.r, attempt).may_have_landed()
 
 
 class EditJobs:
@@ -265,7 +303,22 @@ class EditJobs:
         self.brand_username = brand_username
 
     def handlers(self) -> dict[str, Callable]:
-        return {"unsend": self.unsend}
+        return {"unsend": self.unsend, "dm_deleted": self.dm_deleted}
+
+    def dm_deleted(self, job: dict) -> Done:
+        """A DM reply deleted in Slack: stopped if it had not gone out; X cannot unsend one that had."""
+        case = self.store.case(job["case"])
+        done = self.store.outbox.done(job["reply_job"])
+        if case is None or not isinstance(done, dict) or not (done.get("cancelled") or done.get("dm")):
+            return Done({"skipped": "nothing was sent"})
+        who = f"<@{job['user']}>"
+        if done.get("cancelled"):
+            text = f"{who} deleted their message before it was sent, so no direct message went out."
+        else:
+            text = (f"{who} deleted their message in Slack. A direct message can't be unsent from here: "
+                    "the customer still has it.")
+        notice = {"id": f"notice:{job['id']}", "kind": "notice", "case": case.id, "text": text}
+        return Done(True, [(f"post:{case.channel}", notice)])
 
     def unsend(self, job: dict) -> Done:
         case = self.store.case(job["case"])

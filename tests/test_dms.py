@@ -169,6 +169,28 @@ def test_xs_limit_on_sending_dms_tells_the_agent_and_the_dm_goes_once_after(dm_d
     assert [s["text"] for s in desk.x.dms.sent] == ["One moment please. ^AN"]
 
 
+def test_editing_a_sent_dm_reply_says_it_cant_be_changed_and_deleting_a_queued_one_stops_it(
+        dm_desk: Desk) -> None:
+    desk = dm_desk
+    parent = desk.parent_of(desk.x.dms.send("my router is dead", author="kunde_klaus"))
+    claim(desk, parent)
+    ts = desk.reply(ANNA, parent, "Thanks, we reset it.")
+    desk.wait_for(lambda: bool(told(desk, parent, "Sent as a direct message")))
+    desk.slack.edit_message(ANNA, parent["channel"], ts, "Thanks, we reset your line.")
+    desk.wait_for(lambda: any(e["user"] == ANNA for e in desk.slack.ephemerals))
+    [hint] = [e["text"] for e in desk.slack.ephemerals if e["user"] == ANNA]
+    assert "direct message can't be edited" in hint and "tweet" not in hint
+
+    desk.x.rate_limit_next("POST", SEND_DM)  # X's DM limit holds the next one
+    held = desk.reply(ANNA, parent, "Oops wrong customer, ignore this")
+    desk.x.wait_for(lambda: any(r.status == 429 and r.method == "POST" for r in desk.x.requests))
+    desk.slack.delete_message(parent["channel"], held)
+    desk.hurry("x")
+    desk.wait_for(lambda: bool(told(desk, parent, "before it was sent")))
+    drained(desk)
+    assert [s["text"] for s in desk.x.dms.sent] == ["Thanks, we reset it. ^AN"]
+
+
 def test_dms_are_not_read_unless_enabled(desk: Desk) -> None:
     tweet_id = desk.tweet("@Telekom_hilft hello")
     desk.parent_of(tweet_id)  # the worker has polled
