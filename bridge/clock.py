@@ -78,10 +78,10 @@ local function take(index, cut, status, kind)
     redis.call('ZREM', p..index, id)
     local ck = p..'case:'..id
     if cut ~= '' and redis.call('HGET', ck, 'status') == status then
+      -- One reminder per wait: the job is named by when the wait began (a DM starts a wait without
+      -- changing the latest customer tweet).
       local tweet = redis.call('HGET', ck, 'latest_customer_tweet')
-      local key = since
-      if kind == 'remind_waiting' then key = tweet end
-      push('post:'..redis.call('HGET', ck, 'channel'), {id = kind..':'..id..':'..key, kind = kind, case = id,
+      push('post:'..redis.call('HGET', ck, 'channel'), {id = kind..':'..id..':'..since, kind = kind, case = id,
         tweet = tweet})
       taken = taken + 1
     end

@@ -297,6 +297,11 @@ def test_a_dm_case_is_reminded_like_a_tweet_and_a_dm_answer_ends_the_wait(make_d
     tick_again(desk)
     assert len(notices(desk, parent, "for an answer")) == 1
 
+    desk.x.dms.send("it's broken again", author="kunde_klaus")  # a new wait: a new reminder
+    desk.wait_for(lambda: followup_shown(desk, parent, "it's broken again"))
+    clock.advance(minutes=11)
+    desk.wait_for(lambda: len(notices(desk, parent, "for an answer")) == 2)
+
 
 def test_a_dm_sent_while_the_ask_waits_for_x_still_joins_the_case(dm_desk: Desk) -> None:
     desk = dm_desk
