@@ -28,7 +28,7 @@ from bridge.models import Case, CaseId
 from bridge.mrkdwn import escape_mrkdwn
 from bridge.saved_replies import SavedReplies, fill
 from bridge.slack_client import SlackError
-from bridge.slack_to_x import Desk
+from bridge.slack_to_x import Desk, ephemeral_job
 from bridge.x_to_slack import SlackPosting
 
 log = logging.getLogger(__name__)
@@ -178,6 +178,14 @@ class SavedReplySending:
 
     def send(self, job: dict) -> Done:
         text = job["text"]
+        case = self.desk.store.case(CaseId(job["case"]))
+        if case is not None and case.claimer != job["user"]:
+            # Handed over or released since the modal was sent: the thread must not show it as sent.
+            holder = f"<@{case.claimer}> has this case now" if case.claimer else "Nobody holds this case now"
+            why = f"Your saved reply `{job['name']}` wasn't sent: {holder}."
+            log.info(kv("saved_reply.not_claimer", case=case.id, user=job["user"], claimer=case.claimer))
+            return Done({"skipped": "not the claimer"},
+                        [ephemeral_job(job["channel"], job["user"], why, job["thread_ts"])])
         shown = f"<@{job['user']}> sent the saved reply `{job['name']}`:\n{escape_mrkdwn(text)}"
         posted = self.posting.notice({"id": job["id"], "kind": "notice", "case": job["case"], "text": shown})
         ts = posted.result["ts"]

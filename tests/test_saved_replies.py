@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bridge.models import Author, UserId
@@ -165,6 +167,24 @@ def test_someone_not_the_claimer_sends_nothing_and_is_told_why(desk: Desk) -> No
     drained(desk)
     assert desk.x.posted == []
     assert not [m for m in desk.thread(parent) if "saved reply" in said(m)]
+
+
+def test_a_saved_reply_whose_case_was_handed_over_before_it_went_out_is_not_sent_and_the_author_is_told(
+        desk: Desk) -> None:
+    from tests.test_handover import hand_over
+
+    _, parent = claimed_case(desk)
+    drained(desk)
+    view = choose(desk, ANNA, open_modal(desk, ANNA, parent), "outage")
+    # The channel's lane is still busy with earlier posts when Anna sends...
+    desk.rt.store.outbox.pace(f"post:{parent['channel']}", time.time() + 3)
+    desk.slack.submit_view(ANNA, view["id"])
+    assert hand_over(desk, ANNA, parent, BEN) == {}  # ...and the case goes to Ben meanwhile
+    desk.wait_for(lambda: any(e["user"] == ANNA and "wasn't sent" in e["text"] for e in desk.slack.ephemerals),
+                  timeout=20)
+    drained(desk)
+    assert desk.x.posted == []
+    assert not any("sent the saved reply" in said(m) for m in desk.thread(parent))
 
 
 def test_the_shortcut_outside_a_case_thread_says_so(desk: Desk) -> None:
