@@ -144,6 +144,7 @@ class DmJobs:
         who = escape_mrkdwn("@" + case.customer.username)
         if self.settings.x.dry_run:  # shown as live, like a tweeted reply in a dry run (bridge/dry_run.py)
             said = f"Dry run: not sent. Would have sent as a direct message to {who}:\n{_quoted(text)}"
+            self.dms.answered(case.id, job.get("answers", ""))  # as live: nobody waits any more
             return Done({"dry_run": True, "dms": []}, [react_job(channel, ts, self.settings.replies.sent_emoji),
                                                      notice_job(case, job["id"], said)])
         try:

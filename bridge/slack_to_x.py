@@ -253,6 +253,7 @@ class XReplies:
             return self._failed(case, job, str(exc))
         if self.settings.x.dry_run:  # shown as live, with the sent emoji; the notice says what would be
             log.info(kv("reply.dry_run", case=case.id, user=user, ts=ts, parts=len(parts)))
+            self.store.answered(case.id, case.latest_customer_tweet)  # as live: nobody waits any more
             return Done({"dry_run": True, "tweets": []}, [
                 react_job(channel, ts, self.settings.replies.sent_emoji),
                 notice_job(case, job["id"], dry_run.would_have_tweeted(case, parts, self.brand_username)

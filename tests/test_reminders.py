@@ -63,6 +63,18 @@ def test_a_released_case_is_unclaimed_again_and_is_reminded_again(make_desk) -> 
     desk.wait_for(lambda: top_level(desk, DSL, "without a claim"))
 
 
+def test_in_a_dry_run_an_answered_customer_is_not_reminded_either(make_desk, monkeypatch) -> None:
+    monkeypatch.setenv("BRIDGE_X__DRY_RUN", "true")
+    clock = FakeClock()
+    desk = make_desk(reminders(), clock=clock)
+    _, parent = claimed_case(desk)
+    desk.reply(ANNA, parent, "Sorry for the wait, we're on it!")
+    desk.wait_for(lambda: notices(desk, parent, "Dry run"))
+    clock.advance(minutes=60)
+    tick_again(desk)
+    assert notices(desk, parent, "for an answer") == []
+
+
 def test_a_waiting_customer_pings_the_claimer_once_and_not_after_the_answer(make_desk) -> None:
     clock = FakeClock()
     desk = make_desk(reminders(), clock=clock)
