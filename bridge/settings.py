@@ -13,7 +13,15 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -77,6 +85,14 @@ class EmojiSection(_Section):
     claim: EmojiName = "eyes"
     resolve: EmojiName = "white_check_mark"
     ask_dm: EmojiName = "envelope"  # on a public case's parent: ask the customer to send a DM
+
+    @model_validator(mode="after")
+    def _distinct(self) -> EmojiSection:
+        # One reaction, one meaning: with ask_dm = claim, a claim would ask for a DM instead.
+        names = [self.claim, self.resolve, self.ask_dm]
+        if len(set(names)) < len(names):
+            raise ValueError(f"claim, resolve and ask_dm must be different emoji, got {names}")
+        return self
 
 
 class RepliesSection(_Section):

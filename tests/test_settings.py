@@ -55,6 +55,9 @@ def test_the_checked_in_settings_have_every_key_of_the_spec_each_commented() -> 
         (('default_channel = "C0GENERAL1"', ""), {}, "slack.default_channel"),
         (('include_retweets = false', 'include_retweet = false'), {}, "x.include_retweet"),
         ((), {"BRIDGE_SLACK__MODE": "carrier-pigeon"}, "slack.mode"),
+        (('ask_dm = "envelope"', 'ask_dm = "eyes"'), {}, "emoji"),
+        (('timezone = "Europe/Berlin"', 'timezone = "Mars/Olympus"'), {}, "hours.timezone"),
+        (('monday = ["08:00-20:00"]', 'monday = ["20:00-08:00"]'), {}, "hours.monday"),
     ],
 )
 def test_a_wrong_or_missing_value_stops_with_one_line_naming_the_key(
