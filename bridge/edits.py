@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 RESEND_ACTION = "xdesk_edit_resend"  # the button's action_id
 KEEP = 14 * 24 * 3600  # as long as a reply job's record of its tweets
+DELETED = "deleted"  # a message's reply job once the message is deleted in Slack
 
 
 class Sent(StrEnum):
@@ -219,6 +220,11 @@ class Edits:
         case = self.desk._case_at(channel, thread_ts)
         if case is None:
             return
+        if self.job_of(channel, ts) == DELETED:
+            self.desk._push(("slack", {"id": f"ephemeral:{uuid.uuid4().hex}", "kind": "ephemeral", "channel": channel,
+                                       "user": user, "text": "Nothing changed: that message was deleted in Slack.",
+                                       "thread_ts": thread_ts}))
+            return
         # Checked again: the newest edit (what would be sent) may be newer than the offer clicked.
         files = json.loads(edit.get("files") or "[]")
         problem = self._problem(user, edit["text"], bool(files))
@@ -270,6 +276,8 @@ class Edits:
                   "why": "slack_delete", "delete": delete}
 
         def cancel(pipe: redis.client.Pipeline) -> None:
+            # A deleted message has no reply left to replace: an older "send the new text" offer is void.
+            pipe.set(f"{self.p}replyjob:{channel}:{ts}", DELETED, ex=KEEP)
             if delete and state is Sent.QUEUED:
                 # The reply job checks this before each part: a reply not yet tweeted is never tweeted.
                 pipe.set(f"{self.p}cancel:{job_id}", 1, ex=KEEP)

@@ -76,6 +76,19 @@ def test_editing_a_tweeted_reply_offers_to_delete_and_resend_and_a_double_click_
     assert notices(desk, parent, link(new))
 
 
+def test_an_offer_clicked_after_the_message_was_deleted_sends_nothing(desk: Desk) -> None:
+    _, parent = claimed_case(desk)
+    ts, [old] = tweeted(desk, parent, "We restarted the port, please try again.")
+    desk.slack.edit_message(ANNA, parent["channel"], ts, "Please restart the router too.")
+    desk.wait_for(lambda: len(offers(desk)) == 1)
+    desk.slack.delete_message(parent["channel"], ts)
+    desk.wait_for(lambda: bool(notices(desk, parent, "deleted their reply in Slack")))
+    desk.slack.click(ANNA, parent["channel"], offers(desk)[0]["message_ts"], RESEND_ACTION)
+    desk.wait_for(lambda: any("was deleted" in e["text"] for e in desk.slack.ephemerals if e["user"] == ANNA))
+    drained(desk)
+    assert deletes(desk) == [old["id"]] and len(desk.x.posted) == 1
+
+
 def test_when_x_refuses_to_delete_the_old_tweet_the_new_text_is_not_tweeted(desk: Desk) -> None:
     _, parent = claimed_case(desk)
     ts, [old] = tweeted(desk, parent, "We restarted the port, please try again.")
