@@ -11,7 +11,9 @@ import functools
 import random
 import threading
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
@@ -22,7 +24,7 @@ from bridge.store import Store
 from bridge.tweet_text import plan_reply, slack_to_plain
 from tests import harness
 from tests.cluster import Cluster
-from tests.harness import ANNA, DSL, GENERAL, MOBILE, block_text
+from tests.harness import ANNA, BASE_SETTINGS, DSL, GENERAL, MOBILE, block_text, write_settings
 
 CHANNELS = (GENERAL, DSL, MOBILE)
 
@@ -134,4 +136,42 @@ def test_random_kills_of_two_webs_and_two_workers_lose_and_repeat_nothing(
         assert sum(p.kills for p in cluster.procs) >= 1
     finally:
         stop.set()
+        cluster.stop()
+
+
+def closed_today(tmp_path: Path) -> Path:
+    """Settings whose desk is closed now: today and tomorrow (in case the test runs across midnight)
+    are holidays in the desk's zone, every other day is open around the clock."""
+    today = datetime.now(UTC).astimezone(ZoneInfo("Europe/Berlin")).date()
+    holidays = ", ".join(f'"{today + timedelta(days=d)}"' for d in (0, 1))
+    days = "\n".join(f'{day} = ["00:00-24:00"]' for day in
+                     ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
+    hours = f"""
+[hours]
+timezone = "Europe/Berlin"
+{days}
+holidays = [{holidays}]
+auto_reply = "@{{handle}} Thanks! We're back {{opens}}."
+"""
+    return write_settings(tmp_path / "closed.toml", BASE_SETTINGS, hours)
+
+
+def test_a_worker_killed_after_tweeting_the_auto_reply_tweets_it_once(
+    x_emu: XEmulator, slack_emu: SlackEmulator, redis_url: str, tmp_path: Path
+) -> None:
+    cluster = Cluster(x_emu, slack_emu, redis_url, closed_today(tmp_path), tmp_path, crash_at="x.after_tweet").start()
+    try:
+        tweet_id = x_emu.add_tweet("@Telekom_hilft my router is down", author="kunde_klaus")
+        eventually(lambda: slack_posts_of(slack_emu, tweet_id), what="the case")
+        eventually(lambda: pending(redis_url) == (0, 0), what="outbox drained, nothing dead")
+        assert sum(p.crashes for p in cluster.procs) == 1, "the crash point never fired"
+        [auto] = x_emu.posted
+        assert auto["in_reply_to_tweet_id"] == tweet_id and auto["text"].startswith("@kunde_klaus Thanks! We're back")
+        parent = slack_posts_of(slack_emu, tweet_id)[0]
+        link = f"https://x.com/Telekom_hilft/status/{auto['id']}"
+        shown = [m.get("text", "") + block_text(m.get("blocks") or [])
+                 for m in slack_emu.thread(parent["channel"], parent["ts"]) if m.get("bot_id")]
+        assert [s for s in shown if "Auto-reply" in s] == [s for s in shown if f"Auto-reply tweeted: {link}" in s]
+        assert len([s for s in shown if "Auto-reply tweeted" in s]) == 1
+    finally:
         cluster.stop()
