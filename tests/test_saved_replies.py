@@ -149,6 +149,35 @@ def test_a_sent_saved_reply_follows_the_reply_rules(make_desk) -> None:
     assert desk.x.posted == []
 
 
+def test_a_saved_reply_with_personal_data_is_not_tweeted_and_the_claimer_is_told(make_desk) -> None:
+    desk = make_desk('\n[saved_replies]\ncallback = "Hi {name}, call us back on 0171 2345678, please."\n')
+    _, parent = claimed_case(desk)
+    view = choose(desk, ANNA, open_modal(desk, ANNA, parent), "callback")
+    desk.slack.submit_view(ANNA, view["id"])
+
+    def shown() -> list[dict]:
+        return [m for m in desk.thread(parent) if "sent the saved reply" in said(m)]
+
+    desk.wait_for(lambda: len(shown()) == 1)
+    desk.wait_for(lambda: "x" in desk.slack.reactions(parent["channel"], shown()[0]["ts"]))
+    desk.wait_for(lambda: any(e["user"] == ANNA and "Not tweeted" in e["text"] for e in desk.slack.ephemerals))
+    [told] = [e["text"] for e in desk.slack.ephemerals if e["user"] == ANNA and "Not tweeted" in e["text"]]
+    assert "a phone number" in told and "2345678" not in told
+    drained(desk)
+    assert desk.x.posted == []
+    assert "outbox_tray" not in desk.slack.reactions(parent["channel"], shown()[0]["ts"])
+
+
+def test_choosing_a_saved_reply_without_submitting_sends_nothing(desk: Desk) -> None:
+    _, parent = claimed_case(desk)
+    view = choose(desk, ANNA, open_modal(desk, ANNA, parent), "outage")
+    assert "we know about the outage" in text_input(view)["element"]["initial_value"]
+    assert desk.slack.open_view(ANNA) is not None  # still open, waiting for the agent
+    drained(desk)
+    assert desk.x.posted == []
+    assert not [m for m in desk.thread(parent) if m.get("bot_id") and "saved reply" in said(m)]
+
+
 def test_someone_not_the_claimer_sends_nothing_and_is_told_why(desk: Desk) -> None:
     parent = desk.parent_of(desk.tweet("@Telekom_hilft is there an outage in Köln?"))
 
