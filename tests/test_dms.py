@@ -123,6 +123,43 @@ def test_only_agents_may_ask_and_not_on_someone_elses_case(make_desk) -> None:
     assert desk.x.posted == []
 
 
+def test_asking_for_a_dm_while_dms_are_off_is_refused_privately(desk: Desk) -> None:
+    _, parent = claimed_case(desk)
+    desk.slack.add_reaction(ANNA, parent["channel"], parent["ts"], "envelope")
+    desk.wait_for(lambda: any(e["user"] == ANNA and "Direct messages are switched off" in e["text"]
+                              for e in desk.slack.ephemerals))
+    drained(desk)
+    assert desk.x.posted == [] and notices(desk, parent, "Asked") == []
+
+
+def test_asking_for_a_dm_on_a_dm_case_is_refused_privately(dm_desk: Desk) -> None:
+    desk = dm_desk
+    parent = desk.parent_of(desk.x.dms.send("My router is dead", author="kunde_klaus"))
+    claim(desk, parent)
+    desk.slack.add_reaction(ANNA, parent["channel"], parent["ts"], "envelope")
+    desk.wait_for(lambda: any(e["user"] == ANNA and "is a direct message already" in e["text"]
+                              for e in desk.slack.ephemerals))
+    drained(desk)
+    assert desk.x.posted == [] and desk.x.dms.sent == [] and told(desk, parent, "Asked") == []
+
+
+def test_a_custom_ask_template_and_reaction_are_used(make_desk) -> None:
+    desk = make_desk(DMS_ON + 'ask_template = "@{handle} Hallo {name}, schreib uns bitte eine DM!"\n'
+                     '\n[emoji]\nask_dm = "incoming_envelope"\n')
+    desk.x.add_user("kunde_klaus", name="Klaus Kunde")
+    tweet_id, parent = claimed_case(desk)
+    desk.slack.add_reaction(ANNA, parent["channel"], parent["ts"], "envelope")  # not the desk's ask any more
+    drained(desk)
+    assert desk.x.posted == []
+    desk.slack.add_reaction(ANNA, parent["channel"], parent["ts"], "incoming_envelope")
+    [ask] = desk.x.wait_for_posts(1)
+    assert ask["text"] == "@kunde_klaus Hallo Klaus Kunde, schreib uns bitte eine DM! ^AN"
+    assert ask["in_reply_to_tweet_id"] == tweet_id
+    desk.wait_for(lambda: bool(told(desk, parent, "Asked @kunde_klaus to send a DM")))
+    drained(desk)
+    assert len(desk.x.posted) == 1
+
+
 def test_a_dm_whose_answer_was_cut_off_is_found_not_sent_again(dm_desk: Desk) -> None:
     desk = dm_desk
     parent = desk.parent_of(desk.x.dms.send("my router blinks red", author="kunde_klaus"))
