@@ -89,6 +89,18 @@ def test_an_offer_clicked_after_the_message_was_deleted_sends_nothing(desk: Desk
     assert deletes(desk) == [old["id"]] and len(desk.x.posted) == 1
 
 
+def test_an_edit_delivered_twice_is_offered_once(desk: Desk) -> None:
+    _, parent = claimed_case(desk)
+    ts, [old] = tweeted(desk, parent, "We restarted the port, please try again.")
+    delivery = desk.slack.edit_message(ANNA, parent["channel"], ts, "Please restart the router too.", retries=1)
+    desk.wait_for(lambda: len(offers(desk)) >= 1)
+    # The same event under another id too (its delivery mark gone): the edit itself is remembered.
+    desk.slack.deliver(delivery.event, event_id="Ev0SAMEEDIT1")
+    drained(desk)
+    assert len(offers(desk)) == 1
+    assert desk.x.is_live(old["id"]) and len(desk.x.posted) == 1  # nothing happens until the agent clicks
+
+
 def test_when_x_refuses_to_delete_the_old_tweet_the_new_text_is_not_tweeted(desk: Desk) -> None:
     _, parent = claimed_case(desk)
     ts, [old] = tweeted(desk, parent, "We restarted the port, please try again.")
