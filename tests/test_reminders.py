@@ -117,3 +117,31 @@ def test_no_reminders_when_they_are_off(make_desk) -> None:
     tick_again(desk)
     assert top_level(desk, DSL, "without a claim") == [] and notices(desk, parent, "for an answer") == []
     assert desk.rt.store.r.zcard("xdesk:unclaimed") == 0  # and the index does not grow for nothing
+
+
+def test_a_reminder_whose_answer_was_lost_is_posted_once(make_desk) -> None:
+    clock = FakeClock()
+    desk = make_desk(reminders(), clock=clock)
+    desk.parent_of(desk.tweet("@Telekom_hilft my router is dead"))
+    drained(desk)
+    desk.slack.fail_next("chat.postMessage", status=500, applied=True)  # posted, but Slack's answer is lost
+    clock.advance(minutes=6)
+    desk.wait_for(lambda: top_level(desk, DSL, "without a claim"))
+    desk.hurry(f"post:{DSL}")
+    drained(desk)
+    tick_again(desk)
+    assert len(top_level(desk, DSL, "without a claim")) == 1
+
+
+def test_a_waiting_reminder_whose_answer_was_lost_is_posted_once(make_desk) -> None:
+    clock = FakeClock()
+    desk = make_desk(reminders(), clock=clock)
+    _, parent = claimed_case(desk)
+    drained(desk)
+    desk.slack.fail_next("chat.postMessage", status=500, applied=True)
+    clock.advance(minutes=11)
+    desk.wait_for(lambda: notices(desk, parent, "for an answer"))
+    desk.hurry(f"post:{DSL}")
+    drained(desk)
+    tick_again(desk)
+    assert len(notices(desk, parent, "for an answer")) == 1
