@@ -133,3 +133,39 @@ def test_an_opening_summary_whose_answer_was_lost_is_posted_once(make_desk) -> N
     desk.hurry(f"post:{DSL}")
     drained(desk)
     assert len(top_level(desk, DSL, "1 new case")) == 1
+
+
+def test_a_holiday_and_shorter_saturday_hours_are_kept(make_desk) -> None:
+    # Thursday 26 November is a holiday; Saturdays are open 10:00-14:00 only (Berlin time).
+    hours = HOURS.replace('timezone = "Europe/Berlin"',
+                          'timezone = "Europe/Berlin"\nsaturday = ["10:00-14:00"]\nholidays = [2026-11-26]')
+    clock = FakeClock(CLOSED_AT)  # Wednesday evening
+    desk = make_desk(hours, clock=clock)
+
+    def auto_reply_to(author: str, moment: datetime) -> tuple[dict, str]:
+        clock.set(moment)
+        tweet_id = desk.tweet(f"@Telekom_hilft my router is dead #{author}", author=author)
+        parent = desk.parent_of(tweet_id)
+        desk.x.wait_for(lambda: any(p["in_reply_to_tweet_id"] == tweet_id for p in desk.x.posted))
+        [auto] = [p for p in desk.x.posted if p["in_reply_to_tweet_id"] == tweet_id]
+        assert "after hours" in desk.parent_text(parent)
+        return parent, auto["text"]
+
+    wednesday, text = auto_reply_to("kunde_a", CLOSED_AT)
+    assert text.endswith("We're back on Friday, 27 November, at 08:00 CET.")  # not on the holiday
+    thursday, text = auto_reply_to("kunde_b", datetime(2026, 11, 26, 11, 0, tzinfo=UTC))  # noon on the holiday
+    assert text.endswith("We're back tomorrow, 27 November, at 08:00 CET.")
+
+    # Friday at opening: both came in during the same closed period, summed up once.
+    clock.set(datetime(2026, 11, 27, 7, 0, 1, tzinfo=UTC))
+    desk.wait_for(lambda: top_level(desk, DSL, "2 new cases"))
+    [summary] = top_level(desk, DSL, "")
+    assert all(f"<{permalink(desk, p)}|" in said(summary) for p in (wednesday, thursday))
+
+    # Saturday 13:00 is open (no auto-reply); 14:30, open on a weekday, is closed until Monday.
+    clock.set(datetime(2026, 11, 28, 12, 0, tzinfo=UTC))
+    open_parent = desk.parent_of(desk.tweet("@Telekom_hilft my router is dead again", author="kunde_c"))
+    drained(desk)
+    assert "after hours" not in desk.parent_text(open_parent) and len(desk.x.posted) == 2
+    _, text = auto_reply_to("kunde_d", datetime(2026, 11, 28, 13, 30, tzinfo=UTC))
+    assert text.endswith("We're back on Monday, 30 November, at 08:00 CET.")
