@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.privacy import EMAIL, IBAN, PHONE, find_personal_data, forced, iban_valid, review, strip_force
+from bridge.privacy import EMAIL, IBAN, PHONE, Review, find_personal_data, forced, iban_valid, review, strip_force
 from bridge.settings import PrivacySection, Settings
 
 DE = PrivacySection()
@@ -136,15 +136,17 @@ def test_review_says_what_was_found_and_how_to_send_it_privately() -> None:
     assert got.message is not None and not got.forced
     assert "your reply contains an e-mail address (k@" in got.message  # Slack text: the @ pings nobody
     assert "•••••••.de) and a phone number (01•• •••••78), and personal data is never tweeted" in got.message
-    assert ":envelope:" in got.message and "`!public`" in got.message
+    assert ":envelope:" not in got.message and "direct message" in got.message  # the desk reads no DMs
+    assert "`!public`" in got.message
     assert got.kinds == "e-mail address,phone number"
+    with_dms = Settings(slack={"default_channel": "C0GENERAL1"}, dm={"enabled": True})  # type: ignore[arg-type]
+    assert ":envelope:" in (review("call 0171 2345678", with_dms).message or "")
 
 
 def test_review_of_a_forced_or_unguarded_or_clean_reply() -> None:
     forced_review = review("!public call 0171 2345678", _settings())
     assert (forced_review.message, forced_review.forced, forced_review.kinds) == (None, True, "phone number")
     assert review("call 0171 2345678", _settings(guard=False)).message is None
-    assert review("Restart the router, please.", _settings()) == review("Restart the router, please.", _settings())
-    assert review("Restart the router, please.", _settings()).message is None
+    assert review("Restart the router, please.", _settings()) == Review((), False, None)
     nobody = review("!public call 0171 2345678", _settings(force_prefix=""))
     assert nobody.message is not None and "anyway" not in nobody.message and "!public" not in nobody.message
