@@ -175,3 +175,26 @@ def test_a_worker_killed_after_tweeting_the_auto_reply_tweets_it_once(
         assert len([s for s in shown if "Auto-reply tweeted" in s]) == 1
     finally:
         cluster.stop()
+
+
+def test_a_worker_killed_after_tweeting_the_ask_for_a_dm_tweets_it_once(
+    x_emu: XEmulator, slack_emu: SlackEmulator, redis_url: str, tmp_path: Path
+) -> None:
+    settings = write_settings(tmp_path / "dms.toml", BASE_SETTINGS, "\n[dm]\nenabled = true\n")
+    cluster = Cluster(x_emu, slack_emu, redis_url, settings, tmp_path, crash_at="x.after_tweet").start()
+    try:
+        tweet_id = x_emu.add_tweet("@Telekom_hilft my router is down", author="kunde_klaus")
+        eventually(lambda: slack_posts_of(slack_emu, tweet_id), what="the case")
+        parent = slack_posts_of(slack_emu, tweet_id)[0]
+        cluster.act(slack_emu.add_reaction, ANNA, parent["channel"], parent["ts"], "envelope")
+        eventually(lambda: pending(redis_url) == (0, 0) and x_emu.posted, what="the ask tweeted, nothing pending")
+        assert sum(p.crashes for p in cluster.procs) == 1, "the crash point never fired"
+        [ask] = x_emu.posted
+        assert ask["in_reply_to_tweet_id"] == tweet_id and "send us a direct message" in ask["text"]
+        link = f"https://x.com/Telekom_hilft/status/{ask['id']}"
+        shown = [m.get("text", "") + block_text(m.get("blocks") or [])
+                 for m in slack_emu.thread(parent["channel"], parent["ts"]) if m.get("bot_id")]
+        asked = [s for s in shown if "to send a DM" in s]
+        assert len(asked) == 1 and link in asked[0]
+    finally:
+        cluster.stop()
