@@ -198,3 +198,36 @@ def test_a_worker_killed_after_tweeting_the_ask_for_a_dm_tweets_it_once(
         assert len(asked) == 1 and link in asked[0]
     finally:
         cluster.stop()
+
+
+def test_a_worker_killed_after_a_dm_reply_was_recorded_sends_it_once(
+    x_emu: XEmulator, slack_emu: SlackEmulator, redis_url: str, tmp_path: Path
+) -> None:
+    settings = write_settings(tmp_path / "dms.toml", BASE_SETTINGS, "\n[dm]\nenabled = true\nmin_poll_interval = 0.2\n")
+    cluster = Cluster(x_emu, slack_emu, redis_url, settings, tmp_path).start()
+    try:
+        dm_id = x_emu.dms.send("My router is dead since Monday", author="kunde_klaus")
+        eventually(lambda: slack_posts_of(slack_emu, dm_id), what="the DM case")
+        parent = slack_posts_of(slack_emu, dm_id)[0]
+        cluster.act(slack_emu.add_reaction, ANNA, parent["channel"], parent["ts"], "eyes")
+        eventually(lambda: f"<@{ANNA}>" in str(slack_emu.message(parent["channel"], parent["ts"])), what="claim")
+        eventually(lambda: pending(redis_url) == (0, 0), what="outbox drained")
+        # The idle worker is replaced by one that dies when it has recorded its next job's effect.
+        [worker] = cluster.workers
+        with cluster.lock:
+            worker.popen.kill()
+            worker.popen.wait()
+            worker.start("job.before_complete")
+        ts = cluster.act(slack_emu.post_user_message, ANNA, parent["channel"], "We reset your line.",
+                         thread_ts=parent["ts"])
+        eventually(lambda: "outbox_tray" in slack_emu.reactions(parent["channel"], ts), what="sent mark")
+        eventually(lambda: pending(redis_url) == (0, 0), what="outbox drained, nothing dead")
+        assert worker.crashes == 1, "the crash point never fired"
+        died = worker.log_path.read_text().split("crash.point name=job.before_complete")[0]
+        assert "reply.dm_sent" in died  # its first job (nothing else was queued) sent the DM, then it died
+        assert [d["text"] for d in x_emu.dms.sent] == ["We reset your line. ^AN"] and x_emu.posted == []
+        shown = [m.get("text", "") + block_text(m.get("blocks") or [])
+                 for m in slack_emu.thread(parent["channel"], parent["ts"]) if m.get("bot_id")]
+        assert len([s for s in shown if "Sent as a direct message" in s]) == 1
+    finally:
+        cluster.stop()
