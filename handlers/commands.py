@@ -14,6 +14,9 @@ HELP = """*xdesk* puts the brand's X mentions in Slack.
 • Reply in the case's thread: your message is tweeted as the brand, signed.
 • Start a message with `note:` or `//` to keep it internal.
 • React :white_check_mark: on the case to resolve it.
+• React :envelope: on a public case to ask the customer for a DM (when the desk reads DMs).
+• The case's buttons: *Hand over…* (claimer or admin), *Take over* (admin), *Move…* to another topic.
+• Edit a tweeted reply: you're offered to delete the tweet and send the new text. Delete it: the tweet goes too.
 • *Saved reply* (a message shortcut, in the `⋮` menu of any message in a case's thread): pick a saved \
 reply, edit it, send it.
 Commands: `/xdesk help` (this text), `/xdesk saved` (list saved replies; admins: `/xdesk saved add <name> \
