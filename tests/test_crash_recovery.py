@@ -44,6 +44,12 @@ def slack_posts_of(slack: SlackEmulator, tweet_id: str) -> list[dict]:
     return found
 
 
+def bot_said(slack: SlackEmulator, parent: dict) -> list[str]:
+    """What the bridge's own messages in the case's thread say."""
+    return [m.get("text", "") + block_text(m.get("blocks") or [])
+            for m in slack.thread(parent["channel"], parent["ts"]) if m.get("bot_id")]
+
+
 def pending(redis_url: str) -> tuple[int, int]:
     store = Store(redis.Redis.from_url(redis_url, decode_responses=True))
     return store.outbox.pending(), int(store.r.llen("xdesk:dead"))
@@ -169,8 +175,7 @@ def test_a_worker_killed_after_tweeting_the_auto_reply_tweets_it_once(
         assert auto["in_reply_to_tweet_id"] == tweet_id and auto["text"].startswith("@kunde_klaus Thanks! We're back")
         parent = slack_posts_of(slack_emu, tweet_id)[0]
         link = f"https://x.com/Telekom_hilft/status/{auto['id']}"
-        shown = [m.get("text", "") + block_text(m.get("blocks") or [])
-                 for m in slack_emu.thread(parent["channel"], parent["ts"]) if m.get("bot_id")]
+        shown = bot_said(slack_emu, parent)
         assert [s for s in shown if "Auto-reply" in s] == [s for s in shown if f"Auto-reply tweeted: {link}" in s]
         assert len([s for s in shown if "Auto-reply tweeted" in s]) == 1
     finally:
@@ -192,8 +197,7 @@ def test_a_worker_killed_after_tweeting_the_ask_for_a_dm_tweets_it_once(
         [ask] = x_emu.posted
         assert ask["in_reply_to_tweet_id"] == tweet_id and "send us a direct message" in ask["text"]
         link = f"https://x.com/Telekom_hilft/status/{ask['id']}"
-        shown = [m.get("text", "") + block_text(m.get("blocks") or [])
-                 for m in slack_emu.thread(parent["channel"], parent["ts"]) if m.get("bot_id")]
+        shown = bot_said(slack_emu, parent)
         asked = [s for s in shown if "to send a DM" in s]
         assert len(asked) == 1 and link in asked[0]
     finally:
@@ -226,8 +230,7 @@ def test_a_worker_killed_after_a_dm_reply_was_recorded_sends_it_once(
         died = worker.log_path.read_text().split("crash.point name=job.before_complete")[0]
         assert "reply.dm_sent" in died  # its first job (nothing else was queued) sent the DM, then it died
         assert [d["text"] for d in x_emu.dms.sent] == ["We reset your line. ^AN"] and x_emu.posted == []
-        shown = [m.get("text", "") + block_text(m.get("blocks") or [])
-                 for m in slack_emu.thread(parent["channel"], parent["ts"]) if m.get("bot_id")]
+        shown = bot_said(slack_emu, parent)
         assert len([s for s in shown if "Sent as a direct message" in s]) == 1
     finally:
         cluster.stop()
