@@ -193,12 +193,11 @@ class DmJobs:
 
     def _tell_delay(self, case: Case, job: dict, reset_at: float) -> None:
         """Once per reply: the agent learns that the DM waits for X's limit (15 per 15 minutes), and until when."""
-        if not self.store.r.set(f"{self.store.p}delayed:{job['id']}", 1, nx=True, ex=14 * 24 * 3600):
-            return
         until = time.strftime("%H:%M UTC", time.gmtime(reset_at))
         said = (f"<@{job['user']}> X's limit on direct messages is used up. Your reply is queued and will be sent "
                 f"at about {until}.")
-        self.store.outbox.push(*notice_job(case, f"delay:{job['id']}", said))
+        self.store.queue_once(f"{self.store.p}delayed:{job['id']}", [notice_job(case, f"delay:{job['id']}", said)],
+                              ttl=14 * 24 * 3600)  # the mark and its notice together
 
     @staticmethod
     def _retry_or_raise(exc: XError) -> None:

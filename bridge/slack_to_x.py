@@ -25,7 +25,7 @@ from bridge.mrkdwn import escape_mrkdwn
 from bridge.roles import Roles
 from bridge.settings import Settings
 from bridge.slack_client import SlackError, SlackSide
-from bridge.store import EVENT_TTL, Store
+from bridge.store import Store
 from bridge.tweet_text import EmptyReply, ReplyTooLong, is_note, plan_reply
 from bridge.x_client import RateLimited, TweetGone, XClient, XError, XUnavailable, backoff
 from bridge.x_to_slack import job_error
@@ -301,12 +301,12 @@ class XReplies:
 
     def _tell_delay(self, case: Case, job: dict, exc: RateLimited, wait: float) -> None:
         """Once per reply: the agent learns it waits for X's limit, and until when."""
-        if wait < 60 or not self.store.r.set(f"{self.store.p}delayed:{job['id']}", 1, nx=True, ex=EVENT_TTL):
+        if wait < 60:
             return
         until = time.strftime("%H:%M UTC", time.gmtime(time.time() + wait))
-        lane, notice = notice_job(case, f"delay:{job['id']}", f"<@{job['user']}> {exc.reason} "
-                                  f"Your reply is queued and will be tweeted at about {until}.")
-        self.store.outbox.push(lane, notice)
+        notice = notice_job(case, f"delay:{job['id']}", f"<@{job['user']}> {exc.reason} "
+                            f"Your reply is queued and will be tweeted at about {until}.")
+        self.store.queue_once(f"{self.store.p}delayed:{job['id']}", [notice])  # the mark and its notice together
 
     def _tweet_once(self, job: dict, index: int, text: str, in_reply_to: TweetId,
                     media_ids: list[str] | None = None) -> TweetId:
