@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -96,13 +97,18 @@ def ask_for_dm(desk: Desk, user: str, channel: str, ts: str) -> None:
         desk._push(ephemeral_job(channel, user, why))
         log.info(kv("dm.ask_refused", case=case.id, user=user, why=why))
         return
-    job = {"id": f"dm_ask:{case.id}", "kind": "dm_ask", "case": case.id, "user": user}
+    # Its own id per ask: one X refused (done, and forgotten below) must not hide the next one.
+    job = {"id": f"dm_ask:{case.id}:{uuid.uuid4().hex[:8]}", "kind": "dm_ask", "case": case.id, "user": user}
     # The customer is expected now already, with the job, not when it runs: one who DMs while the x
     # lane waits (for X's limit, say) still lands in this case. Once per case, whatever Slack repeats.
     customer = asked_customer(desk.store, case).id
-    if desk.store.queue_once(f"{desk.store.p}once:dm_ask:{case.id}", [("x", job)], ttl=ASK_ONCE_TTL,
+    if desk.store.queue_once(ask_once_key(desk.store, case.id), [("x", job)], ttl=ASK_ONCE_TTL,
                              also=lambda pipe: dms.record_ask(case.id, customer, pipe)):
         log.info(kv("dm.ask_queued", case=case.id, user=user))
+
+
+def ask_once_key(store: Store, case_id: str) -> str:
+    return f"{store.p}once:dm_ask:{case_id}"
 
 
 def asked_customer(store: Store, case: Case) -> Author:
@@ -184,6 +190,7 @@ class DmJobs:
         except XError as exc:
             self._retry_or_raise(exc)
             log.warning(kv("dm.ask_failed", case=case.id, reason=exc.reason))
+            self.store.r.delete(ask_once_key(self.store, case.id))  # nothing went out: the agent may ask again
             return Done({"failed": exc.reason}, [notice_job(
                 case, job["id"], f"<@{user}> Could not ask {who} for a DM: {escape_mrkdwn(exc.reason)}")])
         self.store.link_brand_tweet(case.id, tweet_id)

@@ -111,6 +111,19 @@ def test_asking_for_a_dm_tweets_once_and_the_dm_joins_the_public_case(dm_desk: D
     assert len(desk.x.posted) == 2 and len(desk.x.dms.sent) == 1  # the ask tweeted once, one DM
 
 
+def test_an_ask_x_refused_can_be_made_again(dm_desk: Desk) -> None:
+    desk = dm_desk
+    tweet_id, parent = claimed_case(desk, "@Telekom_hilft my router is dead")
+    desk.x.fail_next("POST", r"^/2/tweets$", status=403)  # X says no, for good
+    desk.slack.add_reaction(ANNA, parent["channel"], parent["ts"], "envelope")
+    desk.wait_for(lambda: bool(told(desk, parent, "Could not ask")))
+    desk.slack.remove_reaction(ANNA, parent["channel"], parent["ts"], "envelope")
+    desk.slack.add_reaction(ANNA, parent["channel"], parent["ts"], "envelope")  # the agent tries again
+    [ask] = desk.x.wait_for_posts(1)
+    assert ask["in_reply_to_tweet_id"] == tweet_id
+    desk.wait_for(lambda: bool(told(desk, parent, "Asked @kunde_klaus to send a DM")))
+
+
 def test_only_agents_may_ask_and_not_on_someone_elses_case(make_desk) -> None:
     desk = make_desk(DMS_ON, text=harness.BASE_SETTINGS.replace("agents = []", f'agents = ["{ANNA}", "{BEN}"]'))
     _, parent = claimed_case(desk)
