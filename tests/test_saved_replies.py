@@ -132,12 +132,10 @@ def test_the_claimer_sends_it_once_signed_even_if_slack_delivers_the_submission_
     assert len(desk.x.posted) == 1 and len(shown()) == 1
 
 
-def test_a_sent_saved_reply_follows_the_reply_rules(make_desk) -> None:
-    desk = make_desk(SAVED + '\n[replies]\nlong = "refuse"\n')
-    _, parent = claimed_case(desk)
-    view = choose(desk, ANNA, open_modal(desk, ANNA, parent), "outage")
-    desk.slack.type_in_view(ANNA, view["id"], text_input(view)["block_id"], "saved_reply_text", "Sorry! " * 60)
-    desk.slack.submit_view(ANNA, view["id"])
+def refused_once_shown(desk: Desk, parent: dict) -> str:
+    """The thread shows what ANNA sent, once, with :x:, and she is told privately why it was not tweeted.
+
+    Returns the ts of that thread message."""
 
     def shown() -> list[dict]:
         return [m for m in desk.thread(parent) if "sent the saved reply" in said(m)]
@@ -145,6 +143,16 @@ def test_a_sent_saved_reply_follows_the_reply_rules(make_desk) -> None:
     desk.wait_for(lambda: len(shown()) == 1)
     desk.wait_for(lambda: "x" in desk.slack.reactions(parent["channel"], shown()[0]["ts"]))
     desk.wait_for(lambda: any(e["user"] == ANNA and "Not tweeted" in e["text"] for e in desk.slack.ephemerals))
+    return shown()[0]["ts"]
+
+
+def test_a_sent_saved_reply_follows_the_reply_rules(make_desk) -> None:
+    desk = make_desk(SAVED + '\n[replies]\nlong = "refuse"\n')
+    _, parent = claimed_case(desk)
+    view = choose(desk, ANNA, open_modal(desk, ANNA, parent), "outage")
+    desk.slack.type_in_view(ANNA, view["id"], text_input(view)["block_id"], "saved_reply_text", "Sorry! " * 60)
+    desk.slack.submit_view(ANNA, view["id"])
+    refused_once_shown(desk, parent)
     drained(desk)
     assert desk.x.posted == []
 
@@ -154,18 +162,12 @@ def test_a_saved_reply_with_personal_data_is_not_tweeted_and_the_claimer_is_told
     _, parent = claimed_case(desk)
     view = choose(desk, ANNA, open_modal(desk, ANNA, parent), "callback")
     desk.slack.submit_view(ANNA, view["id"])
-
-    def shown() -> list[dict]:
-        return [m for m in desk.thread(parent) if "sent the saved reply" in said(m)]
-
-    desk.wait_for(lambda: len(shown()) == 1)
-    desk.wait_for(lambda: "x" in desk.slack.reactions(parent["channel"], shown()[0]["ts"]))
-    desk.wait_for(lambda: any(e["user"] == ANNA and "Not tweeted" in e["text"] for e in desk.slack.ephemerals))
+    ts = refused_once_shown(desk, parent)
     [told] = [e["text"] for e in desk.slack.ephemerals if e["user"] == ANNA and "Not tweeted" in e["text"]]
     assert "a phone number" in told and "2345678" not in told
     drained(desk)
     assert desk.x.posted == []
-    assert "outbox_tray" not in desk.slack.reactions(parent["channel"], shown()[0]["ts"])
+    assert "outbox_tray" not in desk.slack.reactions(parent["channel"], ts)
 
 
 def test_choosing_a_saved_reply_without_submitting_sends_nothing(desk: Desk) -> None:
