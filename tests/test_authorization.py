@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import ADMIN, ANNA, BASE_SETTINGS, BEN, CARL, WS_ADMIN, Desk
+from tests.harness import ADMIN, ANNA, BASE_SETTINGS, BEN, CARL, WS_ADMIN, Desk, drained
 
 AGENTS_ONLY = BASE_SETTINGS.replace("agents = []", 'agents = ["S0AGENTS01", "U0ADMIN001"]')
 
@@ -66,6 +66,7 @@ def test_a_claimers_reply_of_a_kind_not_tweeted_is_explained_not_sent(desk: Desk
 )
 def test_malformed_or_unexpected_events_are_acknowledged_and_change_nothing(desk: Desk, event: dict) -> None:
     parent = desk.parent_of(desk.tweet("@Telekom_hilft router"))
+    drained(desk)  # Slack shows the parent a moment before its job is done: count from an empty outbox
     event = {k: (parent["ts"] if v == "1.0" else v) for k, v in event.items()}
     assert desk.slack.deliver(event) == [200]
     assert desk.rt.store.outbox.pending() == 0
