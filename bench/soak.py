@@ -35,11 +35,11 @@ from typing import Any
 
 import redis
 
-from bridge.emulators.slack_server import SlackEmulator
-from bridge.emulators.x_server import XEmulator
-from bridge.tweet_text import plan_reply, slack_to_plain
-from bridge.x_client import DEFAULT_TIMEOUT
-from bridge.x_to_slack import SLACK_PACE
+from bridge.core.tweet_text import plan_reply, slack_to_plain
+from bridge.intake.mentions import SLACK_PACE
+from bridge.sandbox.slack.server import SlackEmulator
+from bridge.sandbox.x.server import XEmulator
+from bridge.x.client import DEFAULT_TIMEOUT
 from tests.cluster import Cluster, Proc
 from tests.harness import ADMIN, ANNA, APP_TOKEN, BEN, BOT_TOKEN, SIGNING_SECRET, X_KEYS, block_text
 
@@ -48,7 +48,7 @@ GENERAL = "C0GENERAL1"
 AGENTS = {ANNA: "^AN", BEN: "^BK"}
 SENT_EMOJI = "outbox_tray"
 X_TIMEOUT = DEFAULT_TIMEOUT[1]  # the bridge's read timeout on X calls
-SLACK_TIMEOUT = 15.0  # bridge/slack_client.py web_client(timeout=15)
+SLACK_TIMEOUT = 15.0  # bridge/slack/client.py web_client(timeout=15)
 
 # What an injected fault looks like, with its share of all faults.
 X_FAULTS = {"429 with reset": 2, "429 without reset": 1, "5xx": 3, "timeout (answer lost)": 1,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bridge.edits import Edits
-from bridge.slack_to_x import Desk
+from bridge.desk.desk import Desk
+from bridge.desk.edits import Edits
 from handlers import case_actions, commands, edits, fallback, messages, reactions, saved_replies
 
 

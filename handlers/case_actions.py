@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App
 
-from bridge.handover import VIEW_HANDOVER, VIEW_MOVE, CaseActions
-from bridge.slack_blocks import ACTION_HANDOVER, ACTION_MOVE, ACTION_TAKEOVER
-from bridge.slack_to_x import Desk
+from bridge.desk.desk import Desk
+from bridge.desk.handover import VIEW_HANDOVER, VIEW_MOVE, CaseActions
+from bridge.slack.blocks import ACTION_HANDOVER, ACTION_MOVE, ACTION_TAKEOVER
 
 
 def _click(body: dict) -> tuple[str, str, str, str, str]:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from slack_bolt import Ack, App
 
-from bridge.slack_to_x import Desk
+from bridge.desk.desk import Desk
 from handlers.saved_replies import catalogue
 
 HELP = """*xdesk* puts the brand's X mentions in Slack.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App
 
-from bridge.edits import RESEND_ACTION, Edits
+from bridge.desk.edits import RESEND_ACTION, Edits
 
 
 def _thread_reply(message: dict) -> tuple[str, str, str] | None:

@@ -6,13 +6,13 @@ import logging
 
 from slack_bolt import App
 
-from bridge.slack_to_x import Desk
+from bridge.desk.desk import Desk
 
 # Replies of these kinds are not tweeted; the claimer is told why instead of hearing nothing.
 UNTWEETED = {
     "thread_broadcast": "replies also sent to the channel aren't tweeted. Write it in the thread only.",
 }
-FILE_SHARE = "file_share"  # a message with files: tweeted with them as media (bridge/media.py)
+FILE_SHARE = "file_share"  # a message with files: tweeted with them as media (bridge/core/media.py)
 
 
 def register(app: App, desk: Desk) -> None:

@@ -6,7 +6,7 @@ import logging
 
 from slack_bolt import App
 
-from bridge.slack_to_x import Desk
+from bridge.desk.desk import Desk
 
 
 def _item(event: dict) -> tuple[str, str, str, str] | None:

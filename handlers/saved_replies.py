@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App
 
-from bridge.saved_replies import SavedReplies
-from bridge.saved_reply_modal import CALLBACK, PICK_ACTION, SavedReplyModal
-from bridge.slack_to_x import Desk
+from bridge.desk.desk import Desk
+from bridge.desk.saved_replies import SavedReplies
+from bridge.desk.saved_reply_modal import CALLBACK, PICK_ACTION, SavedReplyModal
 
 
 def catalogue(desk: Desk) -> SavedReplies:

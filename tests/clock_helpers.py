@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bridge.clock import ClockLoop
+from bridge.intake.clock import ClockLoop
 from tests.harness import Desk, drained, said
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from bridge.emulators.slack_server import SlackEmulator
-from bridge.emulators.x_server import XEmulator
-from bridge.redis_conn import ensure_embedded, stop_embedded
+from bridge.sandbox.slack.server import SlackEmulator
+from bridge.sandbox.x.server import XEmulator
+from bridge.storage.connection import ensure_embedded, stop_embedded
 from tests import harness
 
 
@@ -68,7 +68,7 @@ def make_desk(x_emu: XEmulator, slack_emu: SlackEmulator, redis_url: str, tmp_pa
              clock: Callable[[], float] | None = None) -> harness.Desk:
         path = harness.write_settings(tmp_path / "settings.toml", text, extra)
         monkeypatch.setenv("BRIDGE_SETTINGS", str(path))
-        from bridge.settings import load
+        from bridge.core.settings import load
 
         env = harness.environment(x_emu, slack_emu, redis_url)
         if app_token:

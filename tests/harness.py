@@ -11,10 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bridge.emulators.slack_server import SlackEmulator
-from bridge.emulators.x_server import XEmulator
-from bridge.runtime import LANE_THREADS, Runtime, start_all
-from bridge.settings import Environment, Settings, load
+from bridge.app.runtime import LANE_THREADS, Runtime, start_all
+from bridge.core.settings import Environment, Settings, load
+from bridge.sandbox.slack.server import SlackEmulator
+from bridge.sandbox.x.server import XEmulator
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import redis
 
-from bridge.emulators.slack_server import SlackEmulator
-from bridge.emulators.x_server import XEmulator
-from bridge.store import Store
+from bridge.sandbox.slack.server import SlackEmulator
+from bridge.sandbox.x.server import XEmulator
+from bridge.storage.store import Store
 from tests.cluster import Cluster
 from tests.harness import ANNA, DSL, GENERAL, MOBILE
 from tests.test_crash_recovery import eventually

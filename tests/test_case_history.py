@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import redis
 
-from bridge.case_history import CaseHistory
-from bridge.models import Author, ChannelId, SlackTs, Tweet, TweetId, UserId
-from bridge.store import Store
+from bridge.core.models import Author, ChannelId, SlackTs, Tweet, TweetId, UserId
+from bridge.effects.case_history import CaseHistory
+from bridge.storage.store import Store
 
 
 class NoSlack:

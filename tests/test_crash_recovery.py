@@ -1,6 +1,6 @@
 """kill -9 anywhere: after a restart every case is posted once, every reply tweeted once, nothing pending.
 
-Each crash point (bridge/crash.py) sits between two steps of the flow where a blind retry would
+Each crash point (bridge/core/crash.py) sits between two steps of the flow where a blind retry would
 repeat an effect or a careless one would lose it. The processes are the Procfile's, killed with
 SIGKILL by the point itself, and restarted by the test's supervisor.
 """
@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from bridge.emulators.slack_server import SlackEmulator
-from bridge.emulators.x_server import XEmulator
-from bridge.store import Store
-from bridge.tweet_text import plan_reply, slack_to_plain
+from bridge.core.tweet_text import plan_reply, slack_to_plain
+from bridge.sandbox.slack.server import SlackEmulator
+from bridge.sandbox.x.server import XEmulator
+from bridge.storage.store import Store
 from tests import harness
 from tests.cluster import Cluster
 from tests.harness import ANNA, BASE_SETTINGS, DSL, GENERAL, MOBILE, block_text, write_settings

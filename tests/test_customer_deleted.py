@@ -7,13 +7,13 @@ import json
 import pytest
 import redis
 
-from bridge import customer_gone
-from bridge.customer_gone import DeletionWatch
-from bridge.models import Author, Case, CaseId, ChannelId, SlackUserId, Tweet, TweetId, UserId
-from bridge.settings import Environment
-from bridge.slack_blocks import parent_blocks
-from bridge.store import Store
-from bridge.x_client import XClient
+from bridge.core.models import Author, Case, CaseId, ChannelId, SlackUserId, Tweet, TweetId, UserId
+from bridge.core.settings import Environment
+from bridge.intake import deletions as customer_gone
+from bridge.intake.deletions import DeletionWatch
+from bridge.slack.blocks import parent_blocks
+from bridge.storage.store import Store
+from bridge.x.client import XClient
 from tests.harness import ANNA, GENERAL, X_KEYS, Desk, block_text, claimed_case, drained, notices
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import redis
 
-from bridge.dms import DmStore, dm_recipient
-from bridge.models import Author, Case, CaseId, ChannelId, Tweet, TweetId, UserId
-from bridge.slack_blocks import followup_blocks, parent_blocks
-from bridge.store import Outcome, Store
+from bridge.core.models import Author, Case, CaseId, ChannelId, Tweet, TweetId, UserId
+from bridge.intake.dms import DmStore, dm_recipient
+from bridge.slack.blocks import followup_blocks, parent_blocks
+from bridge.storage.store import Outcome, Store
 from tests.harness import block_text
 
 KLAUS = Author(UserId("2001"), "kunde_klaus", "Klaus <!channel>", 3)
@@ -78,10 +78,10 @@ def test_a_dm_case_parent_says_private_and_links_nowhere() -> None:
 
 def test_a_dm_backlog_past_the_page_bound_is_read_on_at_the_next_poll(
         store: Store, x_emu, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bridge import dms as dms_module
-    from bridge.settings import Environment
-    from bridge.x_client import XClient
-    from bridge.x_direct import DM_FIELDS
+    from bridge.core.settings import Environment
+    from bridge.intake import dms as dms_module
+    from bridge.x.client import XClient
+    from bridge.x.direct import DM_FIELDS
     from tests import harness
 
     monkeypatch.setitem(DM_FIELDS, "max_results", 2)
@@ -108,9 +108,9 @@ def test_a_dm_backlog_past_the_page_bound_is_read_on_at_the_next_poll(
 
 
 def test_the_deletion_watch_leaves_dm_cases_alone(store: Store, x_emu) -> None:
-    from bridge.customer_gone import DeletionWatch
-    from bridge.settings import Environment
-    from bridge.x_client import XClient
+    from bridge.core.settings import Environment
+    from bridge.intake.deletions import DeletionWatch
+    from bridge.x.client import XClient
     from tests.harness import X_KEYS
 
     x = XClient(Environment(x_api_key=X_KEYS["consumer_key"], x_api_secret=X_KEYS["consumer_secret"],

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from bridge.emulators.slack_server import SlackEmulator
-from bridge.emulators.x_server import XEmulator
-from bridge.settings import load
+from bridge.core.settings import load
+from bridge.sandbox.slack.server import SlackEmulator
+from bridge.sandbox.x.server import XEmulator
 from tests import harness
 from tests.harness import ANNA, BEN, CARL, DSL, Desk, claimed_case, drained, eventually, notices
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.edits import NOTE, RESEND_ACTION, Sent, edit_answer
+from bridge.desk.edits import NOTE, RESEND_ACTION, Sent, edit_answer
 from tests.harness import ANNA, Desk, claimed_case, drained, notices, said
 
 LONG = ("Thanks for your patience! We checked the line from our side and see no fault at the exchange, "

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bridge.slack_blocks import ACTION_HANDOVER, ACTION_MOVE, ACTION_TAKEOVER, history_block
+from bridge.slack.blocks import ACTION_HANDOVER, ACTION_MOVE, ACTION_TAKEOVER, history_block
 from tests.harness import (
     ADMIN,
     ANNA,

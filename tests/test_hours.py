@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.hours import after_hours, fill_auto_reply, is_open, next_opening, opens_text
-from bridge.settings import HoursSection, Settings
+from bridge.core.hours import after_hours, fill_auto_reply, is_open, next_opening, opens_text
+from bridge.core.settings import HoursSection, Settings
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WEEKDAYS_8_20 = HoursSection(timezone="Europe/Berlin")  # Mon-Fri 08:00-20:00, weekend closed

@@ -1,10 +1,10 @@
-"""Which files X takes with one tweet (bridge/media.py), table-driven, and what the agent is told."""
+"""Which files X takes with one tweet (bridge/core/media.py), table-driven, and what the agent is told."""
 
 from __future__ import annotations
 
 import pytest
 
-from bridge.media import MediaRefused, attachments
+from bridge.core.media import MediaRefused, attachments
 
 MB = 1024 * 1024
 

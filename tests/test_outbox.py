@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import redis
 
-from bridge.outbox import Outbox
+from bridge.storage.outbox import Outbox
 
 
 class _InterleavingClient(redis.Redis):

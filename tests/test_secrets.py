@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from bridge.emulators.slack_server import SlackEmulator
-from bridge.emulators.x_server import XEmulator
+from bridge.sandbox.slack.server import SlackEmulator
+from bridge.sandbox.x.server import XEmulator
 from tests.cluster import Cluster
 from tests.harness import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, X_KEYS
 from tests.test_crash_recovery import play_cases
@@ -37,7 +37,7 @@ def test_a_full_run_at_debug_with_faults_logs_no_secret(
 def test_a_secret_that_slips_into_a_message_or_traceback_is_scrubbed(capsys) -> None:
     import logging
 
-    from bridge import log as logsetup
+    from bridge.core import log as logsetup
 
     root = logging.getLogger()
     saved = root.handlers[:], root.level

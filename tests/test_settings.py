@@ -77,7 +77,7 @@ def test_a_wrong_or_missing_value_stops_with_one_line_naming_the_key(
 
 
 def test_environment_overrides_a_settings_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bridge.settings import load
+    from bridge.core.settings import load
 
     monkeypatch.setenv("BRIDGE_SETTINGS", str(ROOT / "settings.toml"))
     monkeypatch.setenv("BRIDGE_SLACK__DEFAULT_CHANNEL", "C0OTHER001")
@@ -95,7 +95,7 @@ def test_missing_credentials_are_named(tmp_path: Path) -> None:
 
 
 def test_an_agent_added_from_the_environment_keeps_its_slack_id(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bridge.settings import load
+    from bridge.core.settings import load
 
     monkeypatch.setenv("BRIDGE_SETTINGS", str(ROOT / "settings.toml"))
     monkeypatch.setenv("BRIDGE_AGENTS__U0BOB00001__SIGNATURE", "^BO")

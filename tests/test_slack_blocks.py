@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.models import Author, Case, CaseId, CaseStatus, ChannelId, Media, SlackUserId, Tweet, TweetId, UserId
-from bridge.slack_blocks import (
+from bridge.core.models import Author, Case, CaseId, CaseStatus, ChannelId, Media, SlackUserId, Tweet, TweetId, UserId
+from bridge.slack.blocks import (
     MAX_BLOCKS,
     MAX_SECTION_TEXT,
     escape_mrkdwn,

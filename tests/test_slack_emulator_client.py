@@ -13,9 +13,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 
-from bridge.emulators import slack_faults
-from bridge.emulators.slack_faults import PostPacer
-from bridge.emulators.slack_server import SlackEmulator
+from bridge.sandbox.slack import faults as slack_faults
+from bridge.sandbox.slack.faults import PostPacer
+from bridge.sandbox.slack.server import SlackEmulator
 
 GENERAL, DSL = "C0GENERAL1", "C0DSLTEAM1"
 

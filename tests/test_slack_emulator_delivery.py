@@ -21,7 +21,7 @@ from slack_sdk.socket_mode import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bridge.emulators.slack_server import SlackEmulator
+from bridge.sandbox.slack.server import SlackEmulator
 
 GENERAL, ANNA = "C0GENERAL1", "U0ANNA0001"
 

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import requests
 
-from bridge.emulators.slack_server import SlackEmulator
+from bridge.sandbox.slack.server import SlackEmulator
 from tests.test_slack_emulator_spec import EVENTS_SPEC, GENERAL, WEB_SPEC, check_event
 
 ANNA = "U0ANNA0001"

@@ -32,8 +32,8 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bridge.emulators.slack_methods import METHODS
-from bridge.emulators.slack_server import SlackEmulator
+from bridge.sandbox.slack.methods import METHODS
+from bridge.sandbox.slack.server import SlackEmulator
 from tests.reference import reference
 
 WEB_SPEC = reference("slack-specs", "slack_web_openapi_v2_without_examples.json")

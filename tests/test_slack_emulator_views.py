@@ -22,9 +22,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 
-from bridge.emulators import slack_views
-from bridge.emulators.slack_server import SlackEmulator
-from bridge.emulators.slack_store import ApiError
+from bridge.sandbox.slack import views as slack_views
+from bridge.sandbox.slack.server import SlackEmulator
+from bridge.sandbox.slack.store import ApiError
 from tests.test_slack_emulator_delivery import Recorder
 
 GENERAL, ANNA, BEN = "C0GENERAL1", "U0ANNA0001", "U0BEN00001"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from twitter_text import parse_tweet
 from twitter_text.extract_urls import extract_urls_with_indices
 
-from bridge.tweet_text import (
+from bridge.core.tweet_text import (
     EmptyReply,
     ReplyTooLong,
     compose,

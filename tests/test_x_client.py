@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from bridge.emulators.x_server import XEmulator
-from bridge.models import Media, TweetId, UserId
-from bridge.settings import Environment
-from bridge.x_client import (
+from bridge.core.models import Media, TweetId, UserId
+from bridge.core.settings import Environment
+from bridge.sandbox.x.server import XEmulator
+from bridge.x.client import (
     RateBudget,
     RateLimited,
     ReplyNotAllowed,

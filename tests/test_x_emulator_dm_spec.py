@@ -10,8 +10,8 @@ import pytest
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
-from bridge.emulators.x_server import XEmulator
-from bridge.x_direct import DM_FIELDS
+from bridge.sandbox.x.server import XEmulator
+from bridge.x.direct import DM_FIELDS
 from tests.test_x_emulator_spec import KEYS, OPENAPI, check_problem, rate_headers, signed, validate
 
 # What XClient asks for, by X's parameter names.

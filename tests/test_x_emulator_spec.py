@@ -19,10 +19,10 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 from requests_oauthlib import OAuth1
 
-from bridge.emulators import x_wire
-from bridge.emulators.x_gate import RateLimits
-from bridge.emulators.x_server import XEmulator
-from bridge.x_client import FIELDS
+from bridge.sandbox.x import wire as x_wire
+from bridge.sandbox.x.gate import RateLimits
+from bridge.sandbox.x.server import XEmulator
+from bridge.x.client import FIELDS
 from tests.reference import reference
 
 OPENAPI = reference("x-api-v2-openapi-2.162.json")

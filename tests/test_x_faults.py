@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 import pytest
 
-from bridge import runtime
-from bridge.emulators.x_server import XEmulator
-from bridge.x_client import XClient
+from bridge.app import runtime
+from bridge.sandbox.x.server import XEmulator
+from bridge.x.client import XClient
 from tests.harness import ANNA, BASE_SETTINGS, DSL, GENERAL, MOBILE, Desk, claimed_case, drained, notices
 
 MENTIONS = r"^/2/users/\d+/mentions$"

@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from bridge.emulators.x_server import XEmulator
-from bridge.models import TweetId, UserId
-from bridge.settings import Environment
-from bridge.x_client import RateLimited, XClient, XError, XRefused, XUnavailable
+from bridge.core.models import TweetId, UserId
+from bridge.core.settings import Environment
+from bridge.sandbox.x.server import XEmulator
+from bridge.x.client import RateLimited, XClient, XError, XRefused, XUnavailable
 
 KEYS = {"consumer_key": "xk-consumer-9fJq2LmWc7", "consumer_secret": "xs-consumer-Vd81kQzPa0",
         "access_token": "1000000001-xat-Rb5nT3yHs2", "access_token_secret": "xats-Mz4pC6wXe1"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from bridge.emulators.x_server import XEmulator
-from bridge.x_to_slack import Poller
+from bridge.intake.mentions import Poller
+from bridge.sandbox.x.server import XEmulator
 from tests.harness import ANNA, BASE_SETTINGS, DSL, GENERAL, Desk, block_text
 
 
@@ -124,9 +124,9 @@ def test_a_backlog_larger_than_one_read_is_stored_whole_before_the_cursor_moves(
     """A poll that stops before reaching the cursor reads the rest below what it read, then moves on."""
     import redis as redis_lib
 
-    from bridge.settings import Environment, load
-    from bridge.store import Store
-    from bridge.x_client import XClient
+    from bridge.core.settings import Environment, load
+    from bridge.storage.store import Store
+    from bridge.x.client import XClient
     from tests.harness import X_KEYS
 
     monkeypatch.setenv("BRIDGE_SETTINGS", str(settings_path))

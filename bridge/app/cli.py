@@ -1,0 +1,86 @@
+"""``python -m bridge web | worker | run | check | sandbox``"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+
+from bridge.core import log as logsetup
+from bridge.core.log import kv
+from bridge.core.settings import Environment, SettingsError, load
+
+log = logging.getLogger("bridge")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bridge", description="xdesk: X customer service in Slack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("web", help="Slack Events API, interactivity and /xdesk at POST /slack/events; GET /healthz")
+    sub.add_parser("worker", help="poll X, post cases to Slack, tweet replies")
+    sub.add_parser("run", help="web and worker in one process (Socket Mode with slack.mode = \"socket\")")
+    sub.add_parser("check", help="validate settings and credentials; exit 1 on any problem")
+    sandbox = sub.add_parser("sandbox", help="the real bridge between built-in emulators of X and Slack")
+    sandbox.add_argument("--keep", action="store_true", help="keep running after the demo case")
+    args = parser.parse_args(argv)
+
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    try:
+        if args.command == "sandbox":
+            from bridge.sandbox.play import run_sandbox
+
+            return run_sandbox(keep=args.keep)
+        env = Environment.from_environ()
+        logsetup.setup(env.secrets(), level)
+        settings = load()
+    except SettingsError as exc:
+        print(f"xdesk: {exc}", file=sys.stderr)
+        return 2
+
+    from bridge.app.runtime import Runtime, check, install_signal_handlers
+
+    rt = Runtime(env, settings)
+    if args.command == "check":
+        problems = check(rt)
+        for line in problems:
+            print(line)
+        if not problems:
+            print("ok: settings, Redis, Slack and X all check out")
+        if settings.x.dry_run:
+            print("note: dry run is on ([x] dry_run = true): nothing will be posted to X")
+        return 1 if problems else 0
+
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    try:
+        threads = [] if args.command == "web" else rt.worker_threads(stop)
+        if args.command in ("web", "run"):
+            # uvicorn on a thread: then SIGTERM is ours, and ends every part the same clean way.
+            threads.append(threading.Thread(target=rt.serve_web, args=(stop,), name="web"))
+        if not run_threads(threads, stop):
+            return 1  # a part died: exit non-zero so that the supervisor restarts the process
+    except SettingsError as exc:
+        print(f"xdesk: {exc}", file=sys.stderr)
+        return 2
+    log.info(kv("process.stopped", command=args.command))
+    return 0
+
+
+def run_threads(threads: list[threading.Thread], stop: threading.Event) -> bool:
+    """Run until ``stop``; False when a part died on its own."""
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
+    while not stop.is_set():
+        if not all(thread.is_alive() for thread in threads):
+            log.error(kv("process.part_died", parts=",".join(t.name for t in threads if not t.is_alive())))
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=10)
+            return False
+        stop.wait(1.0)
+    for thread in threads:
+        thread.join(timeout=10)
+    return True

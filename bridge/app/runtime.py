@@ -1,0 +1,245 @@
+"""Wiring: from the environment and settings to a running ``web``, ``worker`` or both.
+
+Each process builds its parts here; the parts themselves know nothing of processes or threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import redis
+from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError
+
+from bridge.app.web import WebApp, server
+from bridge.core.log import kv
+from bridge.core.models import Author, UserId
+from bridge.core.settings import Environment, Settings, SettingsError
+from bridge.desk.desk import Desk, XReplies
+from bridge.desk.dm_replies import DmJobs
+from bridge.desk.edits import EditJobs
+from bridge.desk.moves import CaseMoves
+from bridge.desk.roles import Roles
+from bridge.desk.saved_reply_modal import SavedReplySending
+from bridge.effects.media_upload import ReplyMedia
+from bridge.intake.clock import ClockJobs, ClockLoop
+from bridge.intake.deletions import DeletionWatch
+from bridge.intake.dms import DmPoller
+from bridge.intake.mentions import Poller, SlackPosting, search_source
+from bridge.slack.client import SlackError, SlackSide, web_client
+from bridge.storage.connection import connect, ensure_embedded
+from bridge.storage.lanes import LaneWorker
+from bridge.storage.loops import REDIS_ERRORS
+from bridge.storage.store import Store
+from bridge.x.client import XAuthError, XClient, XError, backoff
+from bridge.x.media import XMedia
+
+log = logging.getLogger(__name__)
+
+LANE_THREADS = 4
+
+
+@dataclass
+class Runtime:
+    env: Environment
+    settings: Settings
+    clock: Callable[[], float] = field(default=time.time)  # service hours and reminders; tests move it
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return connect(self.env)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.redis, clock=self.clock)
+
+    @cached_property
+    def slack(self) -> SlackSide:
+        return SlackSide(web_client(self.env))
+
+    @cached_property
+    def x(self) -> XClient:
+        # 100 pages of 100: a backlog after an outage is read whole, so it is posted in order.
+        return XClient(self.env, max_pages=100, dry_run=self.settings.x.dry_run)
+
+    def require(self, slack: bool = False, x: bool = False) -> None:
+        missing = []
+        if slack and not self.env.slack_bot_token:
+            missing.append("SLACK_BOT_TOKEN")
+        if slack and not self.env.slack_signing_secret and self.settings.slack.mode == "http":
+            missing.append("SLACK_SIGNING_SECRET")  # Socket Mode has no signed requests
+        if slack and self.settings.slack.mode == "socket" and not self.env.slack_app_token:
+            missing.append("SLACK_APP_TOKEN (slack.mode is \"socket\")")
+        if x and not self.env.has_x:
+            missing.append("X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET")
+        if missing:
+            raise SettingsError("environment: missing " + ", ".join(missing))
+
+    def brand(self) -> Author:
+        """The brand account, from X once and then from Redis."""
+        key = "xdesk:brand"
+        cached = self.redis.hgetall(key)
+        if cached:
+            self.x.brand_username = cached["username"]  # for X's refusals, in words
+            self.x.brand_id = UserId(cached["id"])  # for finding the brand's own replies
+            return Author(id=cached["id"], username=cached["username"], name=cached["name"])
+        me = self.x.me()
+        self.redis.hset(key, mapping={"id": me.id, "username": me.username, "name": me.name})
+        self.redis.expire(key, 3600)
+        return me
+
+    def _brand_when_reachable(self, stop: threading.Event) -> Author:
+        """The brand account; a worker started while X or Redis is down waits for them."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self.brand()
+            except XAuthError as exc:
+                raise SettingsError(f"x: the X_* credentials were refused ({exc.reason})") from None
+            except (XError, *REDIS_ERRORS) as exc:
+                wait = backoff(attempt, 1.0, 60.0)
+                log.warning(kv("worker.waiting", reason=getattr(exc, "reason", repr(exc)), retry_in=wait))
+                if stop.wait(wait):
+                    raise SystemExit(0) from None
+
+    # -- web -------------------------------------------------------------------------------------
+
+    def bolt_app(self):
+        from bridge.app.bolt import build_app  # Bolt only where Slack requests are served
+
+        roles = Roles(self.settings, self.slack, self.redis, self.store.p)
+        desk = Desk(self.store, self.settings, roles, self.slack)
+        attempt = 0
+        while True:  # not serving (nor healthy) until Slack has answered auth.test
+            attempt += 1
+            try:
+                return build_app(self.slack.client, self.env.slack_signing_secret, self.store, desk)
+            except (BoltError, OSError) as exc:  # OSError: timeouts and refused connections
+                refused = exc.__context__
+                if isinstance(refused, SlackApiError) and refused.response.get("error") in (
+                        "invalid_auth", "not_authed", "account_inactive", "token_revoked"):
+                    raise SettingsError("slack: SLACK_BOT_TOKEN was refused by auth.test") from None
+                wait = backoff(attempt, 0.5, 30.0)
+                log.warning(kv("slack.auth_test_failed", error=str(exc)[:200], retry_in=wait))
+                time.sleep(wait)  # start-up: nothing else to do until Slack answers
+
+    def serve_web(self, stop: threading.Event, sock: socket.socket | None = None) -> None:
+        """Serve until ``stop`` is set (or SIGTERM/SIGINT when on the main thread)."""
+        self.require(slack=True)
+        app = self.bolt_app()
+        if self.settings.slack.mode == "socket":
+            self._socket_mode(app, stop)
+            web = WebApp(None, self.redis)  # health check only
+        else:
+            web = WebApp(app, self.redis)
+        srv = server(web, "0.0.0.0", self.env.port)
+        threading.Thread(target=lambda: (stop.wait(), setattr(srv, "should_exit", True)), daemon=True).start()
+        port = sock.getsockname()[1] if sock else self.env.port
+        log.info(kv("web.started", port=port, mode=self.settings.slack.mode))
+        srv.run(sockets=[sock] if sock else None)
+
+    def _socket_mode(self, app, stop: threading.Event) -> None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(app, self.env.slack_app_token)
+        handler.connect()
+        log.info(kv("slack.socket_mode_connected"))
+        threading.Thread(target=lambda: (stop.wait(), handler.close()), daemon=True).start()
+
+    # -- worker ----------------------------------------------------------------------------------
+
+    def worker_threads(self, stop: threading.Event) -> list[threading.Thread]:
+        self.require(slack=False, x=True)
+        if not self.env.slack_bot_token:
+            raise SettingsError("environment: missing SLACK_BOT_TOKEN")
+        brand = self._brand_when_reachable(stop)
+        posting = SlackPosting(self.store, self.slack, self.settings, brand)
+        media = ReplyMedia(self.redis, self.store.p, XMedia(self.x), self.env, self.settings)
+        replies = XReplies(self.store, self.x, self.slack, self.settings, brand.username, media)
+        desk = Desk(self.store, self.settings, Roles(self.settings, self.slack, self.redis, self.store.p), self.slack)
+        clock = ClockJobs(self.store, self.slack, self.settings, brand, posting, replies)
+        handlers = {**posting.handlers(), **replies.handlers(), **SavedReplySending(posting, desk).handlers(),
+                    **clock.handlers(), **CaseMoves(posting).handlers(),
+                    **EditJobs(self.store, self.x, self.settings, brand.username).handlers(),
+                    **DmJobs(self.store, self.x, self.settings, brand, replies).handlers()}
+        threads = []
+        revive = None if self.env.redis_url else (lambda: ensure_embedded(self.env.bridge_data_dir))
+        pollers = [Poller("mentions", lambda since, until: self.x.mentions(brand.id, since, until), self.store,
+                          self.settings, brand, answerable_by_source=True, revive=revive)]
+        for query in self.settings.x.search:
+            pollers.append(Poller(search_source(query), lambda since, until, q=query: self.x.search(q, since, until),
+                                  self.store, self.settings, brand, answerable_by_source=False, revive=revive))
+        if self.settings.dm.enabled:
+            pollers.append(DmPoller(self.x, self.store, self.settings, brand, revive=revive))
+        for poller in pollers:
+            threads.append(threading.Thread(target=poller.run, args=(stop,), name=f"poll-{poller.source}"))
+        threads.append(threading.Thread(target=ClockLoop(self.store, self.settings, revive).run, args=(stop,),
+                                        name="clock"))
+        watch = DeletionWatch(self.store, self.x, revive=revive)
+        threads.append(threading.Thread(target=watch.run, args=(stop,), name="deletions"))
+        for i in range(LANE_THREADS):
+            threads.append(threading.Thread(target=LaneWorker(self.store.outbox, handlers, revive).run, args=(stop,),
+                                            name=f"lanes-{i}"))
+        log.info(kv("worker.started", brand=brand.username, sources=len(pollers), lane_threads=LANE_THREADS))
+        if self.settings.x.dry_run:
+            log.warning(kv("x.dry_run", brand=brand.username, note="nothing is posted to X; threads show the tweets"))
+        return threads
+
+
+def start_all(rt: Runtime, stop: threading.Event) -> tuple[int, list[threading.Thread]]:
+    """Web and worker in threads of this process (the sandbox, tests): the web port and the threads."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)  # connections made before uvicorn is up wait in the backlog
+    threads = rt.worker_threads(stop)
+    threads.append(threading.Thread(target=rt.serve_web, args=(stop, sock), name="web"))
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
+    return int(sock.getsockname()[1]), threads
+
+
+def check(rt: Runtime) -> list[str]:
+    """Every problem with settings, credentials and reachability, one line each."""
+    problems = []
+    try:
+        rt.redis.ping()
+    except (redis.ConnectionError, redis.TimeoutError, OSError, RuntimeError) as exc:
+        problems.append(f"redis: not reachable ({type(exc).__name__}: {exc})")
+    try:
+        rt.require(slack=True, x=True)
+    except SettingsError as exc:
+        problems.append(str(exc))
+    if rt.env.slack_bot_token:
+        try:
+            rt.slack.auth_test()
+            channels = {rt.settings.slack.default_channel, *(t.channel for t in rt.settings.topics)}
+            for channel in sorted(channels):
+                if problem := rt.slack.channel_problem(channel):
+                    problems.append(f"slack: channel {channel}: {problem}")
+        except SlackError as exc:
+            problems.append(f"slack: auth.test failed: {exc.error}")
+    if rt.env.has_x:
+        try:
+            rt.x.me()
+        except XError as exc:
+            problems.append(f"x: GET /2/users/me failed: {exc.reason}")
+    return problems
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    def handle(signum: int, _frame: object) -> None:
+        log.info(kv("process.stopping", signal=signal.Signals(signum).name))
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

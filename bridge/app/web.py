@@ -1,0 +1,112 @@
+"""``web``: the Slack endpoint and the health check, served by uvicorn.
+
+A small ASGI app of our own in front of Bolt: it refuses oversized bodies before anything parses
+them, answers ``GET /healthz`` from Redis, and runs Bolt's synchronous dispatch in a worker thread so
+that one slow request never holds up the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis
+import uvicorn
+from slack_bolt import App, BoltRequest
+
+from bridge.core.log import kv
+
+log = logging.getLogger(__name__)
+
+# Slack's own payloads are a few KB; message events top out near 40 KB of text plus blocks.
+MAX_BODY = 256 * 1024
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class WebApp:
+    def __init__(self, bolt: App | None, redis_client: redis.Redis) -> None:
+        self.bolt = bolt
+        self.redis = redis_client
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            await self._health(send)
+        elif path == "/slack/events" and self.bolt is not None:
+            if method != "POST":
+                await _respond(send, 405, b"method not allowed")
+                return
+            await self._slack(scope, receive, send)
+        else:
+            await _respond(send, 404, b"not found")
+
+    async def _health(self, send: Send) -> None:
+        try:
+            ok = await asyncio.to_thread(self.redis.ping)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning(kv("web.health_failed", error=type(exc).__name__))
+            ok = False
+        body = json.dumps({"ok": bool(ok), "redis": "up" if ok else "down"}).encode()
+        await _respond(send, 200 if ok else 503, body, "application/json")
+
+    async def _slack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers: dict[str, list[str]] = {}
+        for name, value in scope["headers"]:
+            headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+        declared = headers.get("content-length", ["0"])[0]
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            log.warning(kv("web.body_too_large", length=declared))
+            await _respond(send, 413, b"payload too large")
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if len(body) > MAX_BODY:
+                log.warning(kv("web.body_too_large", length=f">{MAX_BODY}"))
+                await _respond(send, 413, b"payload too large")
+                return
+            if not message.get("more_body"):
+                break
+        request = BoltRequest(
+            body=body.decode("utf-8", errors="replace"),
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+        )
+        assert self.bolt is not None
+        response = await asyncio.to_thread(self.bolt.dispatch, request)
+        out = [(k.encode(), v.encode()) for k, vs in response.headers.items() for v in vs]
+        await send({"type": "http.response.start", "status": response.status, "headers": out})
+        await send({"type": "http.response.body", "body": (response.body or "").encode()})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _respond(send: Send, status: int, body: bytes, content_type: str = "text/plain") -> None:
+    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def server(app: WebApp, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
+                            lifespan="on", timeout_graceful_shutdown=5)
+    return uvicorn.Server(config)

@@ -1,1 +1,0 @@
-"""Local emulators of the platforms the bridge talks to, for tests and `python -m bridge sandbox`."""

@@ -1,0 +1,1 @@
+"""The Slack emulator: the Web API, signed Events API deliveries, Socket Mode and interactivity."""

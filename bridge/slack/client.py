@@ -1,0 +1,202 @@
+"""The Slack Web API as the core needs it: post, update, react, answer ephemerally, look up users.
+
+Built on slack-sdk's ``WebClient`` pointed at ``SLACK_API_URL``. Slack's 429s are retried after their
+``Retry-After`` by the SDK (https://api.slack.com/apis/rate-limits): a 429 means nothing happened.
+A 5xx or a timeout may come after Slack did post, so those are not retried blindly here: they reach
+the caller as :class:`SlackError`, and the outbox job looks in Slack for its message before it tries
+again (``find_posted``).
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import urllib.error
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from bridge.core.log import kv
+from bridge.core.settings import Environment
+
+log = logging.getLogger(__name__)
+
+# Errors after which the same call will not succeed by trying again.
+PERMANENT = {
+    "channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "no_text", "invalid_blocks",
+    "invalid_auth", "not_authed", "account_inactive", "token_revoked", "missing_scope",
+    "message_not_found", "cant_update_message", "user_not_in_channel", "restricted_action",
+}  # fmt: skip
+
+
+class SlackError(Exception):
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"Slack {method} failed: {error}")
+        self.method = method
+        self.error = error
+
+    @property
+    def permanent(self) -> bool:
+        return self.error in PERMANENT
+
+    @property
+    def answered(self) -> bool:
+        """Slack answered with its own error (ok: false): the call did nothing."""
+        return not self.error.startswith(("http_", "connection failed"))
+
+
+def web_client(env: Environment, timeout: int = 15) -> WebClient:
+    return WebClient(
+        token=env.slack_bot_token or None,
+        base_url=env.slack_api_url,
+        timeout=timeout,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=5)],
+    )
+
+
+class SlackSide:
+    """What the core may do in Slack."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def _call(self, method: str, **params: Any) -> dict[str, Any]:
+        try:
+            # The SDK's typed method knows whether Slack wants JSON or form fields for it.
+            response = getattr(self.client, method.replace(".", "_"))(**params)
+        except SlackApiError as exc:
+            error = exc.response.get("error", "unknown_error") if exc.response is not None else "unknown"
+            if exc.response is not None and exc.response.status_code >= 500:
+                error = f"http_{exc.response.status_code}"
+            raise SlackError(method, str(error)) from None
+        except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:  # timeouts, resets
+            raise SlackError(method, f"connection failed ({type(exc).__name__})") from None
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict] | None = None,
+        thread_ts: str | None = None,
+        metadata: dict | None = None,
+    ) -> str:
+        params: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False}
+        if blocks is not None:
+            params["blocks"] = blocks
+        if thread_ts:
+            params["thread_ts"] = thread_ts
+        if metadata:
+            params["metadata"] = metadata
+        return str(self._call("chat.postMessage", **params)["ts"])
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
+        self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
+
+    def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None,
+                  blocks: list[dict] | None = None) -> None:
+        params: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        if blocks:
+            params["blocks"] = blocks
+        if thread_ts:
+            params["thread_ts"] = thread_ts
+        self._call("chat.postEphemeral", **params)
+
+    def react(self, channel: str, ts: str, name: str) -> None:
+        try:
+            self._call("reactions.add", channel=channel, timestamp=ts, name=name)
+        except SlackError as exc:
+            if exc.error != "already_reacted":  # done before: the effect we want is there
+                raise
+
+    def open_view(self, trigger_id: str, view: dict) -> str:
+        return str(self._call("views.open", trigger_id=trigger_id, view=view)["view"]["id"])
+
+    def update_view(self, view_id: str, view: dict, hash: str | None = None) -> None:
+        # hash: Slack refuses the update (hash_conflict) if the view changed since we read it.
+        self._call("views.update", view_id=view_id, view=view, **({"hash": hash} if hash else {}))
+
+    def permalink(self, channel: str, ts: str) -> str:
+        return str(self._call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])
+
+    def join(self, channel: str) -> None:
+        self._call("conversations.join", channel=channel)
+
+    def is_workspace_admin(self, user: str) -> bool:
+        info = self._call("users.info", user=user).get("user", {})
+        return bool(info.get("is_admin") or info.get("is_owner"))
+
+    def group_members(self, group: str) -> list[str]:
+        return list(self._call("usergroups.users.list", usergroup=group).get("users", []))
+
+    def auth_test(self) -> dict[str, Any]:
+        return self._call("auth.test")
+
+    def find_posted(self, channel: str, job_id: str, since: float, thread_ts: str | None = None) -> str | None:
+        """The ts of our message carrying ``job_id`` in its metadata, posted after ``since``, if any.
+
+        https://api.slack.com/metadata/using: message metadata comes back with include_all_metadata.
+        """
+        method = "conversations.replies" if thread_ts else "conversations.history"
+        params: dict[str, Any] = {"channel": channel, "oldest": f"{since:.6f}", "limit": 200,
+                                  "include_all_metadata": True}
+        if thread_ts:
+            params["ts"] = thread_ts
+        cursor = None
+        for _ in range(50):  # at most 10,000 messages since the attempt
+            page = self._call(method, **params, **({"cursor": cursor} if cursor else {}))
+            for message in page.get("messages", []):
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("job") == job_id:
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+    def case_of_message(self, channel: str, ts: str) -> str | None:
+        """The case id our parent message at ``ts`` carries in its metadata, if it is one."""
+        page = self._call("conversations.history", channel=channel, latest=ts, inclusive=True, limit=1,
+                          include_all_metadata=True)
+        for message in page.get("messages", []):
+            metadata = message.get("metadata") or {}
+            if message.get("ts") == ts and metadata.get("event_type") == "xdesk_case":
+                case_id = (metadata.get("event_payload") or {}).get("case_id")
+                return str(case_id) if case_id else None
+        return None
+
+    # -- moving a case (bridge/desk/moves.py) --
+
+    def replies(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """Every message of the thread of ``ts``, the parent first, with their metadata."""
+        messages: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(50):  # at most 10,000 messages
+            page = self._call("conversations.replies", channel=channel, ts=ts, limit=200, include_all_metadata=True,
+                              **({"cursor": cursor} if cursor else {}))
+            # Slack repeats the parent at the top of every page.
+            messages += [m for m in page.get("messages", []) if not messages or m.get("ts") != ts]
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return messages
+
+    def user_name(self, user: str) -> str:
+        info = self._call("users.info", user=user).get("user", {})
+        profile = info.get("profile") or {}
+        return str(profile.get("display_name") or info.get("real_name") or info.get("name") or user)
+
+    def channel_problem(self, channel: str) -> str | None:
+        """None when the bot can post in ``channel``, else what is wrong, in words."""
+        try:
+            info = self._call("conversations.info", channel=channel).get("channel", {})
+        except SlackError as exc:
+            return exc.error
+        if info.get("is_archived"):
+            return "archived"
+        if not info.get("is_member", True):
+            log.info(kv("slack.channel_not_member", channel=channel))
+            return "the bot is not a member (invite it with /invite @xdesk)"
+        return None

@@ -1,0 +1,234 @@
+"""Working the outbox: take a lane's lease, do its head job, record it, go on.
+
+Job handlers return :class:`Done` (the result to record and the jobs that follow from it) or raise
+:class:`Retry` (leave the job at the head and the lane alone until later). A job that keeps failing
+for a reason no retry fixes goes to the dead-letter list ``xdesk:dead`` with a log line, so one bad
+job cannot block a channel for ever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from bridge.core import crash
+from bridge.core.log import kv
+from bridge.storage.loops import REDIS_ERRORS, run_loop
+from bridge.storage.outbox import Job, Outbox
+
+log = logging.getLogger(__name__)
+
+# Short, so a killed worker's lanes are taken over within seconds; a live one renews it (_Heartbeat).
+LEASE_TTL = 15.0
+# A request whose answer was lost may still be carried out by Slack or X this long after it was
+# sent (our own timeouts are 15 s); only after that does not finding its effect mean it did not happen.
+IN_FLIGHT_GRACE = 25.0
+# An unexpected error (a bug, not Slack or X saying no) is retried a few times, then dead-lettered.
+MAX_UNEXPECTED = 5
+JOBS_PER_LEASE = 20
+
+
+@dataclass
+class Done:
+    result: Any = True
+    followups: list[tuple[str, Job]] = field(default_factory=list)
+    pace: float = 0.0  # seconds to leave the lane alone afterwards (Slack's per-channel pace)
+
+
+class Retry(Exception):
+    def __init__(self, after: float, reason: str) -> None:
+        super().__init__(reason)
+        self.after = after
+        self.reason = reason
+
+
+Handler = Callable[[Job], Done]
+
+
+class LaneWorker:
+    def __init__(self, outbox: Outbox, handlers: dict[str, Handler], revive: Callable[[], object] | None = None):
+        self.outbox = outbox
+        self.handlers = handlers
+        self.revive = revive
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def run(self, stop: threading.Event) -> None:
+        run_loop("lanes", self.run_once, stop, idle=lambda wait: self.outbox.wait(min(wait, 1.0)), revive=self.revive)
+
+    def run_once(self) -> float:
+        """Work every lane that is ready; return how long until one may be ready again."""
+        soonest = 5.0
+        worked = False
+        for lane in self.outbox.lanes():
+            not_before = self.outbox.not_before(lane)
+            now = time.time()
+            if not_before > now:
+                soonest = min(soonest, not_before - now)
+                continue
+            if not self.outbox.lease(lane, self.owner, LEASE_TTL):
+                continue
+            try:
+                with _Heartbeat(self.outbox, lane, self.owner):
+                    worked |= self._work(lane)
+            finally:
+                self.outbox.release(lane, self.owner)
+        return 0.0 if worked else soonest
+
+    def _work(self, lane: str) -> bool:
+        worked = False
+        for _ in range(JOBS_PER_LEASE):
+            job = self.outbox.head(lane)
+            if job is None or not self._do(lane, job):
+                break
+            worked = True
+            if self.outbox.not_before(lane) > time.time():
+                break
+        return worked
+
+    def _do(self, lane: str, job: Job) -> bool:
+        """Do one job; False when the lane must wait."""
+        if self.outbox.done(job["id"]) is not None:
+            # Done by a holder whose lease ran out before it could pop the job.
+            self.outbox.complete(lane, job, self.outbox.done(job["id"]), [])
+            return True
+        handler = self.handlers.get(job.get("kind", ""))
+        if handler is None:
+            return self._dead(lane, job, f"no handler for job kind {job.get('kind')!r}")
+        try:
+            done = handler(job)
+        except Retry as retry:
+            attempt = self._attempt(job)
+            log.warning(kv("job.retry", lane=lane, job=job["id"], attempt=attempt, after=round(retry.after, 1),
+                           reason=retry.reason))
+            self.outbox.pace(lane, time.time() + retry.after)
+            return False
+        except PermanentFailure as failure:
+            return self._dead(lane, job, str(failure))
+        except REDIS_ERRORS:
+            raise  # the loop waits for Redis; the job stays where it is
+        except Exception as exc:  # a bug in one job must not stop every lane
+            attempt = self._attempt(job)
+            log.exception(kv("job.error", lane=lane, job=job["id"], kind=job.get("kind"), attempt=attempt,
+                             error=f"{type(exc).__name__}: {exc}"))
+            if attempt >= MAX_UNEXPECTED:
+                return self._dead(lane, job, f"{type(exc).__name__}: {exc} ({attempt} attempts)")
+            self.outbox.pace(lane, time.time() + min(60.0, 2.0**attempt))
+            return False
+        crash.point("job.before_complete")
+        self.outbox.complete(lane, job, done.result, done.followups)
+        self.outbox.r.delete(f"{self.outbox.p}attempts:{job['id']}")
+        if done.pace:
+            self.outbox.pace(lane, time.time() + done.pace)
+        return True
+
+    def _attempt(self, job: Job) -> int:
+        key = f"{self.outbox.p}attempts:{job['id']}"
+        attempt = int(self.outbox.r.incr(key))
+        self.outbox.r.expire(key, 7 * 24 * 3600)
+        return attempt
+
+    def _dead(self, lane: str, job: Job, reason: str) -> bool:
+        log.error(kv("job.dead", lane=lane, job=job["id"], kind=job.get("kind"), reason=reason))
+        self.outbox.r.rpush(f"{self.outbox.p}dead", json.dumps({"lane": lane, "job": job, "reason": reason}))
+        self.outbox.complete(lane, job, {"dead": reason}, [])
+        return True
+
+
+class Attempts:
+    """Marks of an effect's attempts on an API without idempotency keys (Slack posts, X tweets).
+
+    ``first``: when the first attempt was sent (where to look from when reconciling). ``sent``: an
+    attempt whose answer we never got (a timeout, a 5xx, a process killed mid-call) and which may
+    still land: for :data:`IN_FLIGHT_GRACE` after it, looking for its effect proves nothing, so the
+    job waits. A call that was answered clears ``sent``.
+    """
+
+    def __init__(self, r: redis.Redis, key: str) -> None:
+        self.r, self.key = r, key
+
+    def before(self) -> float | None:
+        """When the first attempt was, if there was one; Retry while the last may be in flight."""
+        raw = self.r.hgetall(self.key)
+        if not raw:
+            return None
+        if raw.get("sent"):
+            age = time.time() - float(raw["sent"])
+            if age < IN_FLIGHT_GRACE:
+                raise Retry(IN_FLIGHT_GRACE - age, "an earlier attempt may still land; looking for it later")
+        return float(raw["first"])
+
+    def sending(self, first: float | None, **request: str) -> None:
+        """Mark an attempt as sent; ``request`` keeps what it asked for, for :meth:`request`."""
+        now = repr(time.time())
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(self.key, mapping={"first": repr(first) if first else now, "sent": now, **request})
+            pipe.hdel(self.key, "refused")
+            pipe.expire(self.key, 14 * 24 * 3600)
+            pipe.execute()
+
+    def request(self, **now: str) -> dict[str, str]:
+        """What the first attempt asked for, field by field (``now`` where it kept none).
+
+        A retry must repeat that request, not rebuild it: what it was built from may have moved on
+        (the customer tweeted again, the clock passed midnight), and the lookup for the first
+        attempt's effect must look where that attempt went.
+        """
+        kept = self.r.hmget(self.key, list(now))
+        return {name: value if value is not None else now[name] for name, value in zip(now, kept, strict=True)}
+
+    def answered(self) -> None:
+        self.r.hdel(self.key, "sent")
+
+    def refused(self) -> None:
+        """The API answered no: this attempt made nothing (a later one may still be made)."""
+        self.r.hset(self.key, "refused", 1)
+        self.r.hdel(self.key, "sent")
+
+    def may_have_landed(self) -> bool:
+        """Whether some attempt may have made the effect: one was made and not every one was refused."""
+        raw = self.r.hgetall(self.key)
+        return bool(raw) and not (raw.get("refused") and not raw.get("sent"))
+
+
+class _Heartbeat:
+    """Keeps renewing a lane's lease while a job runs: only a dead process loses its lease.
+
+    Two holders of one lane would do its head job twice; a slow X or Slack call must not let the
+    lease run out under a live worker.
+    """
+
+    def __init__(self, outbox: Outbox, lane: str, owner: str) -> None:
+        self.outbox, self.lane, self.owner = outbox, lane, owner
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"lease-{lane}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self.done.wait(LEASE_TTL / 4):
+            try:
+                if not self.outbox.renew(self.lane, self.owner, LEASE_TTL):
+                    log.error(kv("lane.lease_lost", lane=self.lane, owner=self.owner))
+                    return
+            except REDIS_ERRORS:
+                continue  # Redis is down: the lease cannot expire in a Redis that is not running
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+class PermanentFailure(Exception):
+    """The job cannot succeed however often it is tried (a bug, or a setting that must change)."""

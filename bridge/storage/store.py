@@ -1,0 +1,260 @@
+"""Cases, claims, cursors and dedupe keys in Redis.
+
+Every change that must not be half-done (a tweet stored without the job that posts it, a claim read
+and written by two agents at once) is one Lua script, which Redis runs atomically.
+
+Keys (all under ``xdesk:``):
+
+- ``case:<id>`` hash of a case; ``seq:case`` the case counter
+- ``tweet:<tweet id>`` -> case id, for every customer tweet and every reply the brand sent
+- ``tweetdata:<tweet id>`` the stored tweet; ``conv:<conversation id>`` -> case id
+- ``parent:<channel>:<ts>`` -> case id; ``cursor:<source>`` the newest tweet id stored from a source
+- ``customer:<X user id>`` list of the customer's case ids, oldest first
+- ``event:<event id>`` Slack events already handled; ``msg:<channel>:<ts>`` Slack messages taken as replies
+- ``unclaimed``, ``waiting`` sorted sets of case ids by the time they wait from (for reminders);
+  ``closed`` closed periods by their end, ``closed:<period>`` its channels, ``closed:<period>:<channel>``
+  the cases that came in (for the opening summary); ``autoreplied:<period>:<user id>``
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from enum import StrEnum
+from typing import NamedTuple
+
+import redis
+
+from bridge.core.hours import AfterHours
+from bridge.core.models import (
+    Author,
+    Case,
+    CaseId,
+    CaseStatus,
+    ChannelId,
+    Media,
+    SlackTs,
+    SlackUserId,
+    Tweet,
+    TweetId,
+)
+from bridge.storage.outbox import Job, Outbox
+from bridge.storage.scripts import ANSWERED, CLAIM, FORWARD, INGEST, RELEASE, SET_STATUS
+
+PREFIX = "xdesk:"
+EVENT_TTL = 7 * 24 * 3600
+EVENT_LOCK_TTL = 10  # longer than a listener runs; short, as a killed web leaves its lock behind
+
+
+class Outcome(StrEnum):
+    NEW = "new"
+    JOINED = "joined"
+    REOPENED = "reopened"
+    DUPLICATE = "duplicate"
+
+
+class Ingested(NamedTuple):
+    outcome: Outcome
+    case_id: CaseId
+    channel: ChannelId
+
+
+class Store:
+    def __init__(self, client: redis.Redis, prefix: str = PREFIX, clock: Callable[[], float] = time.time) -> None:
+        self.r = client
+        self.p = prefix
+        self.clock = clock  # the times cases wait from (reminders); tests move it forward
+        self.outbox = Outbox(client, prefix)
+        self._ingest = client.register_script(INGEST)
+        self._claim = client.register_script(CLAIM)
+        self._release = client.register_script(RELEASE)
+        self._set_status = client.register_script(SET_STATUS)
+        self._forward = client.register_script(FORWARD)
+        self._answered = client.register_script(ANSWERED)
+
+    # -- X to Slack --------------------------------------------------------------------------
+
+    def ingest(self, tweet: Tweet, channel: ChannelId, topic: str | None, answerable: bool,
+               closed: AfterHours | None = None) -> Ingested:
+        """Store a customer tweet in its case and queue what Slack must show, in one atomic step.
+
+        Joins the case of a tweet it replies to or quotes, else of its conversation, else opens a
+        case in ``channel``. A tweet stored before is a duplicate and changes nothing. ``closed``:
+        the desk is closed; the customer waits from the opening, and a new case is marked after hours.
+        """
+        reply_key = f"autoreplied:{closed.period}:{tweet.author.id}" if closed and closed.auto_reply else ""
+        args = [
+            self.p,
+            tweet.id,
+            json.dumps(asdict(tweet)),
+            tweet.conversation_id or "",
+            channel,
+            topic or "",
+            json.dumps(asdict(tweet.author)),
+            "1" if answerable else "0",
+            len(tweet.referenced),
+            *tweet.referenced,
+            repr(closed.opens_at if closed else self.clock()),
+            closed.period if closed else "",
+            reply_key,
+        ]
+        outcome, case_id, case_channel = self._ingest(args=args)
+        return Ingested(Outcome(outcome), CaseId(case_id), ChannelId(case_channel))
+
+    def cursor(self, source: str) -> TweetId | None:
+        value = self.r.get(f"{self.p}cursor:{source}")
+        return TweetId(value) if value else None
+
+    def set_cursor(self, source: str, tweet_id: TweetId) -> None:
+        """Move the cursor forward only: a slow poll finishing late must not move it back."""
+        self._forward(keys=[f"{self.p}cursor:{source}"], args=[tweet_id])
+
+    def gap(self, source: str) -> tuple[TweetId, TweetId] | None:
+        """Unread tweets below ``until`` (and above the cursor), and the newest id read above them."""
+        raw = self.r.hgetall(f"{self.p}gap:{source}")
+        return (TweetId(raw["until"]), TweetId(raw["newest"])) if raw else None
+
+    def set_gap(self, source: str, until: str, newest: str) -> None:
+        self.r.hset(f"{self.p}gap:{source}", mapping={"until": until, "newest": newest})
+
+    def close_gap(self, source: str, newest: TweetId) -> None:
+        self.set_cursor(source, newest)
+        self.r.delete(f"{self.p}gap:{source}")
+
+    def tweet(self, tweet_id: TweetId) -> Tweet | None:
+        raw = self.r.get(f"{self.p}tweetdata:{tweet_id}")
+        return tweet_from_json(raw) if raw else None
+
+    def case_of_tweet(self, tweet_id: TweetId) -> CaseId | None:
+        value = self.r.get(f"{self.p}tweet:{tweet_id}")
+        return CaseId(value) if value else None
+
+    def set_parent(self, case_id: CaseId, channel: ChannelId, ts: SlackTs) -> None:
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(f"{self.p}case:{case_id}", mapping={"parent_ts": ts, "channel": channel})
+            pipe.set(f"{self.p}parent:{channel}:{ts}", case_id)
+            pipe.execute()
+
+    def link_brand_tweet(self, case_id: CaseId, tweet_id: TweetId) -> None:
+        """The brand's reply belongs to the case, so the customer's answer to it joins the case."""
+        self.r.set(f"{self.p}tweet:{tweet_id}", case_id)
+
+    # -- cases -------------------------------------------------------------------------------
+
+    def case(self, case_id: CaseId) -> Case | None:
+        raw = self.r.hgetall(f"{self.p}case:{case_id}")
+        return case_from_hash(case_id, raw) if raw else None
+
+    def case_by_parent(self, channel: str, ts: str) -> Case | None:
+        case_id = self.r.get(f"{self.p}parent:{channel}:{ts}")
+        return self.case(CaseId(case_id)) if case_id else None
+
+    def claim(self, case_id: CaseId, user: SlackUserId) -> SlackUserId | None:
+        """Claim the case for ``user`` if nobody holds it; returns whoever holds it afterwards."""
+        holder = self._claim(keys=[f"{self.p}case:{case_id}", *self._waits], args=[user, case_id])
+        return SlackUserId(holder) if holder else None
+
+    def release(self, case_id: CaseId, user: SlackUserId) -> bool:
+        return bool(self._release(keys=[f"{self.p}case:{case_id}", *self._waits],
+                                  args=[user, case_id, repr(self.clock())]))
+
+    def resolve(self, case_id: CaseId, user: SlackUserId) -> bool:
+        return bool(self._set_status(keys=[f"{self.p}case:{case_id}", *self._waits],
+                                     args=["resolved", user, case_id, repr(self.clock())]))
+
+    def unresolve(self, case_id: CaseId) -> bool:
+        return bool(self._set_status(keys=[f"{self.p}case:{case_id}", *self._waits],
+                                     args=["open", "", case_id, repr(self.clock())]))
+
+    @property
+    def _waits(self) -> tuple[str, str]:
+        return f"{self.p}unclaimed", f"{self.p}waiting"
+
+    def answered(self, case_id: CaseId, customer_tweet: TweetId) -> None:
+        """The brand replied to ``customer_tweet``: its customer no longer waits, if it is still the latest."""
+        self._answered(keys=[f"{self.p}case:{case_id}", f"{self.p}waiting"], args=[case_id, customer_tweet])
+
+    # -- Slack dedupe ------------------------------------------------------------------------
+
+    def event_seen(self, event_id: str) -> bool:
+        return bool(self.r.exists(f"{self.p}event:{event_id}"))
+
+    def begin_event(self, event_id: str) -> bool:
+        """Take an event for handling; False while another delivery of it is being handled."""
+        return bool(self.r.set(f"{self.p}eventlock:{event_id}", 1, nx=True, ex=EVENT_LOCK_TTL))
+
+    def end_event(self, event_id: str, handled: bool) -> None:
+        with self.r.pipeline(transaction=True) as pipe:
+            if handled:
+                pipe.set(f"{self.p}event:{event_id}", 1, ex=EVENT_TTL)
+            pipe.delete(f"{self.p}eventlock:{event_id}")
+            pipe.execute()
+
+    def take_message(self, channel: str, ts: str, jobs: list[tuple[str, Job]]) -> bool:
+        """Queue ``jobs`` for a Slack message unless it was taken before (Slack retries, twins)."""
+        return self.queue_once(f"{self.p}msg:{channel}:{ts}", jobs)
+
+    def queue_once(
+        self,
+        key: str,
+        jobs: list[tuple[str, Job]],
+        *,
+        when: Callable[[str | None], bool] = lambda current: current is None,
+        value: str = "1",
+        ttl: int = EVENT_TTL,
+        also: Callable[[redis.client.Pipeline], object] | None = None,
+    ) -> bool:
+        """Set ``key`` to ``value`` and queue ``jobs`` in one transaction, if ``when`` accepts the key's
+        current value (by default: if the key is unset). False if not, or if a twin got there first.
+
+        The mark and the jobs go together: a mark without its jobs would refuse Slack's retry of
+        something that was never queued, and jobs without the mark would be queued twice.
+        """
+        with self.r.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(key)
+                if not when(pipe.get(key)):
+                    return False
+                pipe.multi()
+                pipe.set(key, value, ex=ttl)
+                if also:
+                    also(pipe)
+                for lane, job in jobs:
+                    self.outbox.push(lane, job, pipe=pipe)
+                pipe.execute()
+            except redis.WatchError:
+                return False  # a twin delivery took it first
+        return True
+
+
+def tweet_from_json(raw: str) -> Tweet:
+    data = json.loads(raw)
+    data["author"] = Author(**data["author"])
+    data["media"] = tuple(Media(**m) for m in data.get("media", ()))
+    data["mentions"] = tuple(data.get("mentions", ()))
+    return Tweet(**data)
+
+
+def case_from_hash(case_id: CaseId, h: dict[str, str]) -> Case:
+    return Case(
+        id=case_id,
+        channel=ChannelId(h["channel"]),
+        topic=h.get("topic") or None,
+        first_tweet=TweetId(h["first_tweet"]),
+        latest_customer_tweet=TweetId(h["latest_customer_tweet"]),
+        customer=Author(**json.loads(h["customer"])),
+        status=CaseStatus(h.get("status", "open")),
+        claimer=SlackUserId(h["claimer"]) if h.get("claimer") else None,
+        resolved_by=SlackUserId(h["resolved_by"]) if h.get("resolved_by") else None,
+        parent_ts=SlackTs(h["parent_ts"]) if h.get("parent_ts") else None,
+        answerable=h.get("answerable", "1") == "1",
+        tweet_count=int(h.get("tweet_count", 1)),
+        after_hours=h.get("after_hours") == "1",
+        extra={k: v for k, v in h.items() if k not in _CASE_FIELDS},  # fields the features add
+    )
+
+
+_CASE_FIELDS = {"channel", "topic", "first_tweet", "latest_customer_tweet", "customer", "status", "claimer",
+                "resolved_by", "parent_ts", "answerable", "tweet_count", "after_hours"}
