@@ -7,8 +7,8 @@ import pytest
 import redis
 
 from bridge.core.models import Author, Case, CaseId, ChannelId, Tweet, TweetId, UserId
-from bridge.intake.dms import DmStore, dm_recipient
 from bridge.slack.blocks import followup_blocks, parent_blocks
+from bridge.storage.dms import DmStore, dm_recipient
 from bridge.storage.store import Outcome, Store
 from tests.harness import block_text
 

@@ -22,17 +22,20 @@ from bridge.app.web import WebApp, server
 from bridge.core.log import kv
 from bridge.core.models import Author, UserId
 from bridge.core.settings import Environment, Settings, SettingsError
-from bridge.desk.desk import Desk, XReplies
-from bridge.desk.dm_replies import DmJobs
-from bridge.desk.edits import EditJobs
-from bridge.desk.moves import CaseMoves
+from bridge.desk.desk import Desk
 from bridge.desk.roles import Roles
 from bridge.desk.saved_reply_modal import SavedReplySending
+from bridge.effects.clock_jobs import ClockJobs
+from bridge.effects.dms import DmJobs
+from bridge.effects.edits import EditJobs
 from bridge.effects.media_upload import ReplyMedia
-from bridge.intake.clock import ClockJobs, ClockLoop
+from bridge.effects.moves import CaseMoves
+from bridge.effects.replies import XReplies
+from bridge.effects.slack_posts import SlackPosting
+from bridge.intake.clock import ClockLoop
 from bridge.intake.deletions import DeletionWatch
 from bridge.intake.dms import DmPoller
-from bridge.intake.mentions import Poller, SlackPosting, search_source
+from bridge.intake.mentions import Poller, search_source
 from bridge.slack.client import SlackError, SlackSide, web_client
 from bridge.storage.connection import connect, ensure_embedded
 from bridge.storage.lanes import LaneWorker
@@ -84,7 +87,7 @@ class Runtime:
 
     def brand(self) -> Author:
         """The brand account, from X once and then from Redis."""
-        key = "xdesk:brand"
+        key = self.store.keys.brand
         cached = self.redis.hgetall(key)
         if cached:
             self.x.brand_username = cached["username"]  # for X's refusals, in words

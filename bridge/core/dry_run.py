@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bridge.core.models import Case
+from bridge.core.models import Case, tweet_url
 from bridge.core.mrkdwn import escape_mrkdwn
 from bridge.x.errors import XError
 
@@ -29,7 +29,7 @@ class DryRunRefused(XError):
 
 def would_have_tweeted(case: Case, parts: Sequence[str], brand_username: str) -> str:
     """The thread notice for a reply that dry run kept from X: each part quoted, as inert text."""
-    customer = f"https://x.com/{case.customer.username}/status/{case.latest_customer_tweet}"
+    customer = tweet_url(case.customer.username, case.latest_customer_tweet)
     quoted = "\n\n".join("\n".join(f">{escape_mrkdwn(line)}" for line in part.split("\n")) for part in parts)
     chain = f" a chain of {len(parts)} tweets" if len(parts) > 1 else ""
     return (f"Dry run: not tweeted. Would have tweeted{chain} as @{brand_username} in reply to {customer}:\n"

@@ -61,7 +61,12 @@ class Tweet:
         return tuple(t for t in (self.replied_to, self.quoted) if t)
 
     def url(self) -> str:
-        return f"https://x.com/{self.author.username}/status/{self.id}"
+        return tweet_url(self.author.username, self.id)
+
+
+def tweet_url(username: str, tweet_id: str) -> str:
+    """A post's address on X; ``i`` stands for any account (https://x.com/i/status/<id> resolves)."""
+    return f"https://x.com/{username}/status/{tweet_id}"
 
 
 class CaseStatus(StrEnum):

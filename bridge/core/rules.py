@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from bridge.core.models import ChannelId, Tweet
+from bridge.core.models import Case, ChannelId, Tweet
 from bridge.core.settings import Settings, Topic
 
 # X also accepts the full-width number sign (U+FF03) as a hashtag sign.
@@ -59,3 +59,11 @@ def is_agent(user: str, groups_of_user: Iterable[str], settings: Settings) -> bo
         return True
     return user in allowed or bool(allowed & set(groups_of_user))
 
+def is_old_parent(case: Case, channel: str, ts: str) -> bool:
+    """``ts`` was the case's parent before it moved: reactions and replies there change nothing."""
+    return case.channel != channel or case.parent_ts != ts
+
+
+def moved_hint(case: Case) -> str:
+    return (f"This case moved to <#{case.channel}>, so nothing here is tweeted. "
+            "Please write in its new thread there.")

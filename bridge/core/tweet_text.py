@@ -8,6 +8,7 @@ https://docs.x.com/fundamentals/counting-characters
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -353,3 +354,11 @@ def plan_reply(text: str, signature: str, mode: ReplyMode = "split", limit: int 
     if mode != "split":
         raise ValueError(f"unknown reply mode {mode!r}, expected 'split' or 'refuse'")
     return split_reply(body, signature, limit)
+
+
+MAX_DM = 10_000  # characters of one direct message: https://docs.x.com/x-api/direct-messages/manage/introduction
+
+
+def dm_text(text: str, signature: str) -> str:
+    """The DM for a Slack reply: plain text, signed; one message, never split."""
+    return plan_reply(slack_to_plain(text), signature, "refuse", limit=sys.maxsize)[0]

@@ -20,10 +20,10 @@ from typing import Any
 from bridge.core.log import kv
 from bridge.core.models import Case, CaseId
 from bridge.core.settings import Settings
-from bridge.desk.desk import ephemeral_job
-from bridge.desk.moves import MOVE
 from bridge.desk.roles import Roles
+from bridge.effects.jobs import ephemeral_job
 from bridge.slack.client import SlackError, SlackSide
+from bridge.storage.scripts import HANDOVER, MOVE
 from bridge.storage.store import EVENT_TTL, Store
 
 log = logging.getLogger(__name__)
@@ -33,47 +33,6 @@ VIEW_MOVE = "xdesk_move"
 DEFAULT_TOPIC = "default"
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")  # the move modal's option for [slack] default_channel
 
-# KEYS: the case, the interaction's dedupe key. ARGV: prefix, case id, actor, target ('' for a
-# take-over: the actor), actor is admin ('1'/'0').
-_HANDOVER = """
-local ck, dk = KEYS[1], KEYS[2]
-local p, case_id, actor, target, admin = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5] == '1'
-local seen = redis.call('GET', dk)
-if seen then return {'done', seen} end
-if redis.call('EXISTS', ck) == 0 then return {'gone', ''} end
-local holder = redis.call('HGET', ck, 'claimer') or ''
-local take = target == ''
-if take then target = actor end
-if not admin and holder ~= actor then return {'not_yours', holder} end
-if holder == target then return {'same', holder} end
-local status = redis.call('HGET', ck, 'status')
-if status ~= 'resolved' then status = 'claimed' end
-redis.call('HSET', ck, 'claimer', target, 'status', status)
-if holder == '' then  -- as a claim does: the case leaves the unclaimed reminders (bridge/intake/clock.py)
-  redis.call('ZREM', p..'unclaimed', case_id)
-  local since = redis.call('HGET', ck, 'waiting_since') or ''
-  if status == 'claimed' and since ~= '' then redis.call('ZADD', p..'waiting', since, case_id) end
-end
-redis.call('SET', dk, holder, 'EX', tonumber(ARGV[6]))
-local text
-if take then
-  text = '<@'..actor..'> took over this case'
-  if holder ~= '' then text = text..' from <@'..holder..'>' end
-else
-  text = '<@'..actor..'> handed this case to <@'..target..'>'
-  if holder ~= '' and holder ~= actor then text = text..' (it was with <@'..holder..'>)' end
-end
-local key = string.sub(dk, #p + 1)
-local function push(lane, job)
-  redis.call('RPUSH', p..'lane:'..lane, cjson.encode(job))
-  redis.call('SADD', p..'lanes', lane)
-end
-push('post:'..redis.call('HGET', ck, 'channel'), {id = 'notice:'..key, kind = 'notice', case = case_id, text = text})
-push('slack', {id = 'update:'..key, kind = 'update', case = case_id})
-redis.call('LPUSH', p..'wake', '1')
-redis.call('LTRIM', p..'wake', 0, 63)
-return {'ok', holder}
-"""
 
 
 def _plain(text: str) -> dict[str, Any]:
@@ -88,12 +47,11 @@ class CaseActions:
         self.settings = settings
         self.roles = roles
         self.slack = slack
-        self._handover = store.r.register_script(_HANDOVER)
+        self._handover = store.r.register_script(HANDOVER)
         self._move = store.r.register_script(MOVE)
 
     def _tell(self, channel: str, user: str, text: str) -> None:
-        lane, job = ephemeral_job(channel, user, text)
-        self.store.outbox.push(lane, job)
+        self.store.queue(ephemeral_job(channel, user, text))
 
     def _may_act(self, case: Case | None, user: str, channel: str, what: str) -> bool:
         if case is None:
@@ -157,7 +115,7 @@ class CaseActions:
         case_id, channel = str(meta.get("case", "")), str(meta.get("channel", ""))
         admin = self.roles.is_admin(user)
         outcome, holder = self._handover(
-            keys=[f"{self.store.p}case:{case_id}", f"{self.store.p}{key}"],
+            keys=[self.store.keys.case(case_id), self.store.keys.key(key)],
             args=[self.store.p, case_id, user, target, "1" if admin else "0", EVENT_TTL])
         log.info(kv("case." + what.replace(" ", ""), case=case_id, user=user, to=target or user, outcome=outcome,
                     previous=holder))
@@ -209,7 +167,7 @@ class CaseActions:
         case_id = str(meta.get("case", ""))
         admin = self.roles.is_admin(user)
         outcome, detail = self._move(
-            keys=[f"{self.store.p}case:{case_id}", f"{self.store.p}move:{view['id']}"],
+            keys=[self.store.keys.case(case_id), self.store.keys.move(view['id'])],
             args=[self.store.p, case_id, user, "1" if admin else "0", channel, topic, repr(time.time()), EVENT_TTL])
         log.info(kv("case.move", case=case_id, user=user, to=channel, outcome=outcome, detail=detail))
         if outcome in ("ok", "done"):

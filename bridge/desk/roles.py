@@ -10,6 +10,7 @@ from bridge.core.log import kv
 from bridge.core.rules import is_agent
 from bridge.core.settings import Settings
 from bridge.slack.client import SlackError, SlackSide
+from bridge.storage.keys import Keys
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ class Roles:
         self.settings = settings
         self.slack = slack
         self.r = r
-        self.p = prefix
+        self.keys = Keys(prefix)
 
     def is_agent(self, user: str) -> bool:
         groups = [g for g in self.settings.slack.agents if g.startswith("S")]
@@ -33,7 +34,7 @@ class Roles:
     def is_admin(self, user: str) -> bool:
         if user in self.settings.slack.admins:
             return True
-        key = f"{self.p}role:wsadmin:{user}"
+        key = self.keys.role("wsadmin", user)
         cached = self.r.get(key)
         if cached is None:
             try:
@@ -45,7 +46,7 @@ class Roles:
         return cached == "1"
 
     def _members(self, group: str) -> set[str]:
-        key = f"{self.p}role:group:{group}"
+        key = self.keys.role("group", group)
         if not self.r.exists(key):
             try:
                 members = self.slack.group_members(group)

@@ -25,9 +25,10 @@ from typing import Any
 from bridge.core.log import kv
 from bridge.core.models import Case, CaseId
 from bridge.core.mrkdwn import escape_mrkdwn
-from bridge.desk.desk import Desk, ephemeral_job
+from bridge.desk.desk import Desk
 from bridge.desk.saved_replies import SavedReplies, fill
-from bridge.intake.mentions import SlackPosting
+from bridge.effects.jobs import ephemeral_job
+from bridge.effects.slack_posts import SlackPosting
 from bridge.slack.client import SlackError
 from bridge.storage.lanes import Done
 
@@ -74,7 +75,7 @@ class SavedReplyModal:
     def shortcut(self, user: str, channel: str, message: dict, trigger_id: str) -> None:
         thread_ts = message.get("thread_ts") or message.get("ts") or ""
         try:
-            case = self.desk._case_at(channel, thread_ts)
+            case = self.desk.case_at(channel, thread_ts)
         except SlackError:
             self._open(trigger_id, _view([_say("Slack didn't answer in time. Please try again.")]))
             return

@@ -30,7 +30,7 @@ class CaseHistory:
 
     def earlier(self, case: Case) -> tuple[list[tuple[str, str | None]], int]:
         """The latest earlier cases of the customer as (label, link), newest first, and how many there are."""
-        ids = self.store.r.lrange(f"{self.store.p}customer:{case.customer.id}", 0, -1)
+        ids = self.store.r.lrange(self.store.keys.customer(case.customer.id), 0, -1)
         earlier = [CaseId(i) for i in ids if int(i) < int(case.id)]
         shown: list[tuple[str, str | None]] = []
         for case_id in reversed(earlier[-MAX_SHOWN:]):
@@ -48,7 +48,7 @@ class CaseHistory:
     def permalink(self, case: Case) -> str | None:
         if not case.parent_ts:
             return None
-        key = f"{self.store.p}permalink:{case.channel}:{case.parent_ts}"
+        key = self.store.keys.permalink(case.channel, case.parent_ts)
         link = self.store.r.get(key)
         if link:
             return str(link)

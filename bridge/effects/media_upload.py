@@ -9,7 +9,6 @@ crash between X's answer and that record only costs a second upload: the tweet i
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -19,9 +18,11 @@ import requests
 from bridge.core.log import kv
 from bridge.core.media import Attachment, from_job
 from bridge.core.settings import Environment, Settings
+from bridge.effects.jobs import retry_if_later
+from bridge.storage.keys import Keys
 from bridge.storage.lanes import Retry
 from bridge.x.client import backoff
-from bridge.x.errors import RateLimited, XError
+from bridge.x.errors import XError
 from bridge.x.media import Uploaded, XMedia
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class MediaFailed(Exception):
 class ReplyMedia:
     def __init__(self, r: redis.Redis, prefix: str, media: XMedia, env: Environment, settings: Settings) -> None:
         self.r = r
-        self.p = prefix
+        self.keys = Keys(prefix)
         self.media = media
         self.settings = settings
         self.token = env.slack_bot_token
@@ -51,7 +52,7 @@ class ReplyMedia:
         return [self._one(job, i, a) for i, a in enumerate(from_job(job))]
 
     def _one(self, job: dict, index: int, attachment: Attachment) -> str:
-        key = f"{self.p}media:{job['id']}:{index}"
+        key = self.keys.media(job['id'], index)
         stored = self.r.get(key)
         if stored:
             media_id, state = stored.split(":", 1)
@@ -76,12 +77,8 @@ class ReplyMedia:
     def _x(self, call: Callable[[], Uploaded], attachment: Attachment) -> Uploaded:
         try:
             return call()
-        except RateLimited as exc:
-            wait = (exc.reset_at - time.time()) if exc.reset_at else backoff(2, 15)
-            raise Retry(max(1.0, wait), exc.reason) from None
         except XError as exc:
-            if exc.retryable:
-                raise Retry(backoff(1, 5), exc.reason) from None
+            retry_if_later(exc, attempt=2)
             raise MediaFailed(f"{attachment.name}: {exc.reason}") from None
 
     def _download(self, attachment: Attachment) -> bytes:

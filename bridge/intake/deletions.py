@@ -14,13 +14,11 @@ import logging
 import threading
 from collections.abc import Callable
 
-import redis
-
 from bridge.core.log import kv
-from bridge.core.models import Case, CaseId, CaseStatus, TweetId
+from bridge.core.models import CaseId, CaseStatus, TweetId
+from bridge.effects.jobs import mark_gone
 from bridge.storage.loops import run_loop
-from bridge.storage.outbox import Job
-from bridge.storage.store import Store
+from bridge.storage.store import CUSTOMER_DELETED, Store
 from bridge.x.client import XClient, XError
 
 log = logging.getLogger(__name__)
@@ -31,41 +29,7 @@ log = logging.getLogger(__name__)
 CHECK_INTERVAL = 60.0
 MAX_CASES = 2000  # the newest cases are looked at; an older case still open is rare
 BATCH = 100  # ids per lookup, X's maximum
-FIELD = "customer_deleted"
 
-
-def gone_jobs(case: Case, tweet_id: TweetId, how: str = "deleted") -> list[tuple[str, Job]]:
-    """The parent update and the thread notice for a deleted customer tweet (ids fixed per tweet)."""
-    what = "deleted their tweet" if how == "deleted" else "deleted their tweet (or hid it from the brand)"
-    text = (f"The customer {what} on X (https://x.com/{case.customer.username}/status/{tweet_id}), "
-            "so it can no longer be answered there. A new tweet from them joins this case as usual.")
-    return [
-        ("slack", {"id": f"update:custdel:{tweet_id}", "kind": "update", "case": case.id}),
-        (f"post:{case.channel}", {"id": f"notice:custdel:{tweet_id}", "kind": "notice", "case": case.id,
-                                  "text": text}),
-    ]
-
-
-def mark_gone(store: Store, case_id: CaseId, tweet_id: TweetId, how: str = "deleted") -> bool:
-    """Record the deletion and queue what Slack shows, unless it was recorded before."""
-    key = f"{store.p}case:{case_id}"
-    with store.r.pipeline(transaction=True) as pipe:
-        try:
-            pipe.watch(key)
-            if pipe.hget(key, FIELD) == tweet_id:
-                return False
-            case = store.case(case_id)
-            if case is None:
-                return False
-            pipe.multi()
-            pipe.hset(key, FIELD, tweet_id)
-            for lane, job in gone_jobs(case, tweet_id, how):
-                store.outbox.push(lane, job, pipe=pipe)
-            pipe.execute()
-        except redis.WatchError:
-            return False  # a twin recorded it (or the case changed: the next round looks again)
-    log.info(kv("case.customer_deleted", case=case_id, tweet=tweet_id, how=how))
-    return True
 
 
 class DeletionWatch:
@@ -83,7 +47,7 @@ class DeletionWatch:
 
     def check_once(self) -> float:
         # One round per interval for all workers together: X's limit is the brand's, not a process's.
-        key = f"{self.store.p}deletions:turn"
+        key = self.store.keys.deletions_turn
         if not self.store.r.set(key, 1, nx=True, px=int(self.interval * 1000)):
             return max(0.05, (self.store.r.pttl(key) or 1) / 1000)
         watched = self._watched()
@@ -100,11 +64,11 @@ class DeletionWatch:
 
     def _watched(self) -> dict[str, CaseId]:
         """Latest customer tweet -> case, for the newest cases that are not resolved nor marked yet."""
-        newest = int(self.store.r.get(f"{self.store.p}seq:case") or 0)
+        newest = int(self.store.r.get(self.store.keys.case_seq) or 0)
         case_ids = [str(n) for n in range(newest, max(0, newest - MAX_CASES), -1)]
         with self.store.r.pipeline(transaction=False) as pipe:
             for case_id in case_ids:
-                pipe.hmget(f"{self.store.p}case:{case_id}", "status", "latest_customer_tweet", FIELD, "kind")
+                pipe.hmget(self.store.keys.case(case_id), "status", "latest_customer_tweet", CUSTOMER_DELETED, "kind")
             rows = pipe.execute()
         # A case a direct message opened (kind "dm", bridge/intake/dms.py) has no tweet for X to look up.
         return {tweet: CaseId(case_id) for case_id, (status, tweet, marked, kind) in zip(case_ids, rows, strict=True)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from bridge.core.models import Case, CaseStatus, Media, Tweet
+from bridge.core.models import Case, CaseStatus, Media, Tweet, tweet_url
 from bridge.core.mrkdwn import UNDERSCORE, escape_mrkdwn
 from bridge.core.tweet_text import graphemes
 
@@ -107,7 +107,7 @@ def _tweet_link(tweet: Tweet) -> str | None:
     if tweet.direct or not _TWEET_ID.match(tweet.id):  # a direct message is private: no link to it
         return None
     user = tweet.author.username if _HANDLE.match(tweet.author.username) else "i"
-    return f"https://x.com/{user}/status/{tweet.id}"
+    return tweet_url(user, tweet.id)
 
 
 def _who(tweet: Tweet) -> str:

@@ -167,7 +167,7 @@ class SlackSide:
                 return str(case_id) if case_id else None
         return None
 
-    # -- moving a case (bridge/desk/moves.py) --
+    # -- moving a case (bridge/effects/moves.py) --
 
     def replies(self, channel: str, ts: str) -> list[dict[str, Any]]:
         """Every message of the thread of ``ts``, the parent first, with their metadata."""

@@ -126,20 +126,20 @@ class LaneWorker:
             return False
         crash.point("job.before_complete")
         self.outbox.complete(lane, job, done.result, done.followups)
-        self.outbox.r.delete(f"{self.outbox.p}attempts:{job['id']}")
+        self.outbox.r.delete(self.outbox.keys.failures(job['id']))
         if done.pace:
             self.outbox.pace(lane, time.time() + done.pace)
         return True
 
     def _attempt(self, job: Job) -> int:
-        key = f"{self.outbox.p}attempts:{job['id']}"
+        key = self.outbox.keys.failures(job['id'])
         attempt = int(self.outbox.r.incr(key))
         self.outbox.r.expire(key, 7 * 24 * 3600)
         return attempt
 
     def _dead(self, lane: str, job: Job, reason: str) -> bool:
         log.error(kv("job.dead", lane=lane, job=job["id"], kind=job.get("kind"), reason=reason))
-        self.outbox.r.rpush(f"{self.outbox.p}dead", json.dumps({"lane": lane, "job": job, "reason": reason}))
+        self.outbox.r.rpush(self.outbox.keys.dead, json.dumps({"lane": lane, "job": job, "reason": reason}))
         self.outbox.complete(lane, job, {"dead": reason}, [])
         return True
 

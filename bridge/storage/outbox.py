@@ -16,6 +16,8 @@ from typing import Any
 
 import redis
 
+from bridge.storage.keys import Keys
+
 Job = dict[str, Any]
 
 DONE_TTL = 14 * 24 * 3600
@@ -59,35 +61,40 @@ return 0
 class Outbox:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.r = client
-        self.p = prefix
+        self.p = prefix  # for the Lua scripts
+        self.keys = Keys(prefix)
         self._complete = client.register_script(_COMPLETE)
         self._release = client.register_script(_RELEASE)
         self._pending = client.register_script(_PENDING)
 
     def push(self, lane: str, job: Job, pipe: redis.client.Pipeline | None = None) -> None:
         target = pipe if pipe is not None else self.r.pipeline(transaction=True)
-        target.rpush(f"{self.p}lane:{lane}", json.dumps(job))
-        target.sadd(f"{self.p}lanes", lane)
-        target.lpush(f"{self.p}wake", "1")
-        target.ltrim(f"{self.p}wake", 0, 63)
+        target.rpush(self.keys.lane(lane), json.dumps(job))
+        target.sadd(self.keys.lanes, lane)
+        target.lpush(self.keys.wake, "1")
+        target.ltrim(self.keys.wake, 0, 63)
         if pipe is None:
             target.execute()
 
     def lanes(self) -> list[str]:
-        return sorted(self.r.smembers(f"{self.p}lanes"))
+        return sorted(self.r.smembers(self.keys.lanes))
 
     def head(self, lane: str) -> Job | None:
-        raw = self.r.lindex(f"{self.p}lane:{lane}", 0)
+        raw = self.r.lindex(self.keys.lane(lane), 0)
         return json.loads(raw) if raw else None
 
+    def holds(self, lane: str, job_id: str) -> bool:
+        """Whether the job is still waiting in the lane (a short lane: the ``x`` lane of one desk)."""
+        return any(json.loads(raw).get("id") == job_id for raw in self.r.lrange(self.keys.lane(lane), 0, -1))
+
     def depth(self, lane: str) -> int:
-        return int(self.r.llen(f"{self.p}lane:{lane}"))
+        return int(self.r.llen(self.keys.lane(lane)))
 
     def pending(self) -> int:
         return int(self._pending(args=[self.p]))
 
     def done(self, job_id: str) -> Any:
-        raw = self.r.get(f"{self.p}done:{job_id}")
+        raw = self.r.get(self.keys.done(job_id))
         return json.loads(raw) if raw is not None else None
 
     def complete(self, lane: str, job: Job, result: Any, followups: list[tuple[str, Job]]) -> None:
@@ -97,10 +104,10 @@ class Outbox:
         self._complete(args=args)
 
     def lease(self, lane: str, owner: str, ttl: float) -> bool:
-        return bool(self.r.set(f"{self.p}lease:{lane}", owner, nx=True, px=int(ttl * 1000)))
+        return bool(self.r.set(self.keys.lease(lane), owner, nx=True, px=int(ttl * 1000)))
 
     def renew(self, lane: str, owner: str, ttl: float) -> bool:
-        key = f"{self.p}lease:{lane}"
+        key = self.keys.lease(lane)
         with self.r.pipeline(transaction=True) as pipe:
             try:
                 pipe.watch(key)
@@ -114,17 +121,17 @@ class Outbox:
                 return False
 
     def release(self, lane: str, owner: str) -> None:
-        self._release(keys=[f"{self.p}lease:{lane}"], args=[owner])
+        self._release(keys=[self.keys.lease(lane)], args=[owner])
 
     def not_before(self, lane: str) -> float:
-        value = self.r.get(f"{self.p}pace:{lane}")
+        value = self.r.get(self.keys.pace(lane))
         return float(value) if value else 0.0
 
     def pace(self, lane: str, until: float) -> None:
         """Leave the lane alone until ``until`` (epoch seconds): Slack's pace, X's rate-limit reset."""
         ttl = max(1, int(until - time.time()) + 1)
-        self.r.set(f"{self.p}pace:{lane}", repr(until), ex=ttl)
+        self.r.set(self.keys.pace(lane), repr(until), ex=ttl)
 
     def wait(self, timeout: float) -> None:
         """Block until some job is pushed or completed, or ``timeout`` passes."""
-        self.r.blpop([f"{self.p}wake"], timeout=max(0.01, timeout))
+        self.r.blpop([self.keys.wake], timeout=max(0.01, timeout))

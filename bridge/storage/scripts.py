@@ -4,6 +4,20 @@ Redis runs a script atomically (https://redis.io/docs/latest/develop/interactive
 so a tweet is never stored without the jobs that show it, and two agents claiming at once see one winner.
 """
 
+
+# The one way a script queues a job: push it in its lane, and wake a waiting worker once at the end
+# (the Python side is bridge.storage.outbox.Outbox.push). Put after ``local p`` (the key prefix).
+LANE_PUSH = """
+local function push(lane, job)
+  redis.call('RPUSH', p..'lane:'..lane, cjson.encode(job))
+  redis.call('SADD', p..'lanes', lane)
+end
+local function wake()
+  redis.call('LPUSH', p..'wake', '1')
+  redis.call('LTRIM', p..'wake', 0, 63)
+end
+"""
+
 INGEST = """
 local p, tid, tweet_json, conv = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local channel, topic, customer, answerable = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
@@ -54,10 +68,7 @@ redis.call('SET', p..'tweet:'..tid, case_id)
 redis.call('SET', p..'tweetdata:'..tid, tweet_json)
 if conv ~= '' then redis.call('SET', p..'conv:'..conv, case_id, 'NX') end
 -- The jobs that show it in Slack are pushed in the same step: a tweet is never stored without them.
-local function push(lane, job)
-  redis.call('RPUSH', p..'lane:'..lane, cjson.encode(job))
-  redis.call('SADD', p..'lanes', lane)
-end
+""" + LANE_PUSH + """
 local post_lane = 'post:'..channel
 if outcome == 'new' then
   push(post_lane, {id = 'parent:'..case_id, kind = 'parent', case = case_id})
@@ -81,8 +92,7 @@ if outcome == 'new' and period ~= '' then
     push('x', {id = 'autoreply:'..case_id, kind = 'auto_reply', case = case_id, period = period})
   end
 end
-redis.call('LPUSH', p..'wake', '1')
-redis.call('LTRIM', p..'wake', 0, 63)
+wake()
 return {outcome, case_id, channel}
 """
 
@@ -153,5 +163,179 @@ local cur = redis.call('GET', KEYS[1])
 local new = ARGV[1]
 if cur and (#cur > #new or (#cur == #new and cur >= new)) then return 0 end
 redis.call('SET', KEYS[1], new)
+return 1
+"""
+
+# KEYS: the case, the submission's dedupe key. ARGV: prefix, case id, actor, actor is admin,
+# target channel, topic ('' for none), when (epoch seconds), dedupe TTL.
+MOVE = """
+local ck, dk = KEYS[1], KEYS[2]
+local p, case_id, actor, admin, channel, topic, moved_at = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+if redis.call('EXISTS', dk) == 1 then return {'done', ''} end
+if redis.call('EXISTS', ck) == 0 then return {'gone', ''} end
+local holder = redis.call('HGET', ck, 'claimer') or ''
+if admin ~= '1' and holder ~= actor then return {'not_yours', holder} end
+local old_channel = redis.call('HGET', ck, 'channel')
+local old_ts = redis.call('HGET', ck, 'parent_ts') or ''
+if old_ts == '' then return {'not_posted', ''} end
+if old_channel == channel then return {'same', channel} end
+-- A post or reply of the case still queued for the old thread would find no thread: wait for it.
+for _, lane in ipairs({'post:'..old_channel, 'x'}) do
+  for _, raw in ipairs(redis.call('LRANGE', p..'lane:'..lane, 0, -1)) do
+    if cjson.decode(raw)['case'] == case_id then return {'busy', lane} end
+  end
+end
+local n = redis.call('HINCRBY', ck, 'moves', 1)
+redis.call('HSET', ck, 'channel', channel, 'topic', topic, 'parent_ts', '')
+redis.call('SET', dk, 1, 'EX', tonumber(ARGV[8]))
+local lane = 'post:'..channel
+""" + LANE_PUSH + """
+push(lane, {id = 'parent:'..case_id..':move'..n, kind = 'parent', case = case_id})
+push(lane, {id = 'movehistory:'..case_id..':'..n, kind = 'move_history', case = case_id, from_channel = old_channel,
+      from_ts = old_ts, moved_at = moved_at, actor = actor, parent_job = 'parent:'..case_id..':move'..n})
+wake()
+return {'ok', old_channel}
+"""
+
+# KEYS: the case, the interaction's dedupe key. ARGV: prefix, case id, actor, target ('' for a
+# take-over: the actor), actor is admin ('1'/'0').
+HANDOVER = """
+local ck, dk = KEYS[1], KEYS[2]
+local p, case_id, actor, target, admin = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5] == '1'
+local seen = redis.call('GET', dk)
+if seen then return {'done', seen} end
+if redis.call('EXISTS', ck) == 0 then return {'gone', ''} end
+local holder = redis.call('HGET', ck, 'claimer') or ''
+local take = target == ''
+if take then target = actor end
+if not admin and holder ~= actor then return {'not_yours', holder} end
+if holder == target then return {'same', holder} end
+local status = redis.call('HGET', ck, 'status')
+if status ~= 'resolved' then status = 'claimed' end
+redis.call('HSET', ck, 'claimer', target, 'status', status)
+if holder == '' then  -- as a claim does: the case leaves the unclaimed reminders (bridge/intake/clock.py)
+  redis.call('ZREM', p..'unclaimed', case_id)
+  local since = redis.call('HGET', ck, 'waiting_since') or ''
+  if status == 'claimed' and since ~= '' then redis.call('ZADD', p..'waiting', since, case_id) end
+end
+redis.call('SET', dk, holder, 'EX', tonumber(ARGV[6]))
+local text
+if take then
+  text = '<@'..actor..'> took over this case'
+  if holder ~= '' then text = text..' from <@'..holder..'>' end
+else
+  text = '<@'..actor..'> handed this case to <@'..target..'>'
+  if holder ~= '' and holder ~= actor then text = text..' (it was with <@'..holder..'>)' end
+end
+local key = string.sub(dk, #p + 1)
+""" + LANE_PUSH + """
+push('post:'..redis.call('HGET', ck, 'channel'), {id = 'notice:'..key, kind = 'notice', case = case_id, text = text})
+push('slack', {id = 'update:'..key, kind = 'update', case = case_id})
+wake()
+return {'ok', holder}
+"""
+
+
+# Closed periods that have ended: one summary job per channel that got cases, marked so that a
+# period seen again (a late ingest re-adds it) queues none twice.
+TAKE_SUMMARIES = "local p, now = ARGV[1], ARGV[2]\n" + LANE_PUSH + """
+local taken = 0
+for _, period in ipairs(redis.call('ZRANGEBYSCORE', p..'closed', '-inf', now, 'LIMIT', 0, 20)) do
+  for _, channel in ipairs(redis.call('SMEMBERS', p..'closed:'..period)) do
+    if redis.call('SET', p..'summarized:'..period..':'..channel, '1', 'NX', 'EX', ARGV[3]) then
+      push('post:'..channel, {id = 'summary:'..period..':'..channel, kind = 'summary', period = period,
+        channel = channel})
+      taken = taken + 1
+    end
+  end
+  redis.call('ZREM', p..'closed', period)
+end
+if taken > 0 then wake() end
+return taken
+"""
+
+# Cases waiting since before a cut-off leave their index and get one reminder job each; with no
+# cut-off (that reminder is off) the index is only emptied up to ``now``.
+TAKE_REMINDERS = "local p, now = ARGV[1], ARGV[2]\n" + LANE_PUSH + """
+local taken = 0
+local function take(index, cut, status, kind)
+  local due = redis.call('ZRANGEBYSCORE', p..index, '-inf', cut ~= '' and cut or now, 'WITHSCORES', 'LIMIT', 0, 100)
+  for i = 1, #due, 2 do
+    local id, since = due[i], due[i + 1]
+    redis.call('ZREM', p..index, id)
+    local ck = p..'case:'..id
+    if cut ~= '' and redis.call('HGET', ck, 'status') == status then
+      -- One reminder per wait: the job is named by when the wait began (a DM starts a wait without
+      -- changing the latest customer tweet).
+      local tweet = redis.call('HGET', ck, 'latest_customer_tweet')
+      push('post:'..redis.call('HGET', ck, 'channel'), {id = kind..':'..id..':'..since, kind = kind, case = id,
+        tweet = tweet})
+      taken = taken + 1
+    end
+  end
+end
+take('unclaimed', ARGV[3], 'open', 'remind_unclaimed')
+take('waiting', ARGV[4], 'claimed', 'remind_waiting')
+if taken > 0 then wake() end
+return taken
+"""
+
+
+ASK_TTL = 30 * 24 * 3600  # X keeps DM events for 30 days; an ask older than that is forgotten
+
+INGEST_DM = """
+local p, id, tweet_json, sender = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local channel, topic, customer, since = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local existing = redis.call('GET', p..'tweet:'..id)
+if existing then
+  return {'duplicate', existing, redis.call('HGET', p..'case:'..existing, 'channel') or ''}
+end
+local function unresolved(case_id)
+  if not case_id then return false end
+  local status = redis.call('HGET', p..'case:'..case_id, 'status')
+  if status and status ~= 'resolved' then return case_id end
+  return false
+end
+local case_id = unresolved(redis.call('GET', p..'dmask:'..sender))
+redis.call('DEL', p..'dmask:'..sender)
+if not case_id then case_id = unresolved(redis.call('GET', p..'dmcase:'..sender)) end
+local outcome = 'new'
+if case_id then
+  local ck = p..'case:'..case_id
+  channel = redis.call('HGET', ck, 'channel')
+  redis.call('HSET', ck, 'dm_peer', sender, 'dm_latest', id,
+    'dm_tweet_mark', redis.call('HGET', ck, 'latest_customer_tweet'))
+  redis.call('HINCRBY', ck, 'tweet_count', 1)
+  -- The customer waits for an answer again (reminders, as bridge/storage/store.py keeps them for tweets).
+  redis.call('HSET', ck, 'waiting_since', since)
+  if (redis.call('HGET', ck, 'claimer') or '') ~= '' then redis.call('ZADD', p..'waiting', since, case_id) end
+  outcome = 'joined'
+else
+  case_id = tostring(redis.call('INCR', p..'seq:case'))
+  redis.call('HSET', p..'case:'..case_id, 'channel', channel, 'topic', topic, 'first_tweet', id,
+    'latest_customer_tweet', id, 'customer', customer, 'status', 'open', 'claimer', '',
+    'resolved_by', '', 'parent_ts', '', 'answerable', '1', 'tweet_count', 1,
+    'kind', 'dm', 'dm_peer', sender, 'dm_latest', id, 'dm_tweet_mark', id, 'after_hours', '0',
+    'waiting_since', since)
+  redis.call('ZADD', p..'unclaimed', since, case_id)
+  redis.call('RPUSH', p..'customer:'..sender, case_id)  -- the customer's history, as for tweets
+end
+redis.call('SET', p..'dmcase:'..sender, case_id)
+redis.call('SET', p..'tweet:'..id, case_id)
+redis.call('SET', p..'tweetdata:'..id, tweet_json)
+""" + LANE_PUSH + """if outcome == 'new' then
+  push('post:'..channel, {id = 'parent:'..case_id, kind = 'parent', case = case_id})
+else
+  push('post:'..channel, {id = 'followup:'..id, kind = 'followup', case = case_id, tweet = id})
+end
+wake()
+return {outcome, case_id, channel}
+"""
+
+# The brand answered the customer's latest DM: nobody waits any more (unless they wrote again).
+ANSWERED_DM = """
+if redis.call('HGET', KEYS[1], 'dm_latest') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'waiting_since', '')
+redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 """

@@ -40,11 +40,12 @@ from bridge.core.models import (
     Tweet,
     TweetId,
 )
+from bridge.storage.keys import PREFIX, Keys
 from bridge.storage.outbox import Job, Outbox
 from bridge.storage.scripts import ANSWERED, CLAIM, FORWARD, INGEST, RELEASE, SET_STATUS
 
-PREFIX = "xdesk:"
 EVENT_TTL = 7 * 24 * 3600
+CUSTOMER_DELETED = "customer_deleted"  # the case field naming the customer tweet deleted on X
 EVENT_LOCK_TTL = 10  # longer than a listener runs; short, as a killed web leaves its lock behind
 
 
@@ -64,7 +65,8 @@ class Ingested(NamedTuple):
 class Store:
     def __init__(self, client: redis.Redis, prefix: str = PREFIX, clock: Callable[[], float] = time.time) -> None:
         self.r = client
-        self.p = prefix
+        self.p = prefix  # for the Lua scripts, which spell the families of bridge/storage/keys.py
+        self.keys = Keys(prefix)
         self.clock = clock  # the times cases wait from (reminders); tests move it forward
         self.outbox = Outbox(client, prefix)
         self._ingest = client.register_script(INGEST)
@@ -104,97 +106,125 @@ class Store:
         return Ingested(Outcome(outcome), CaseId(case_id), ChannelId(case_channel))
 
     def cursor(self, source: str) -> TweetId | None:
-        value = self.r.get(f"{self.p}cursor:{source}")
+        value = self.r.get(self.keys.cursor(source))
         return TweetId(value) if value else None
 
     def set_cursor(self, source: str, tweet_id: TweetId) -> None:
         """Move the cursor forward only: a slow poll finishing late must not move it back."""
-        self._forward(keys=[f"{self.p}cursor:{source}"], args=[tweet_id])
+        self._forward(keys=[self.keys.cursor(source)], args=[tweet_id])
 
     def gap(self, source: str) -> tuple[TweetId, TweetId] | None:
         """Unread tweets below ``until`` (and above the cursor), and the newest id read above them."""
-        raw = self.r.hgetall(f"{self.p}gap:{source}")
+        raw = self.r.hgetall(self.keys.gap(source))
         return (TweetId(raw["until"]), TweetId(raw["newest"])) if raw else None
 
     def set_gap(self, source: str, until: str, newest: str) -> None:
-        self.r.hset(f"{self.p}gap:{source}", mapping={"until": until, "newest": newest})
+        self.r.hset(self.keys.gap(source), mapping={"until": until, "newest": newest})
 
     def close_gap(self, source: str, newest: TweetId) -> None:
         self.set_cursor(source, newest)
-        self.r.delete(f"{self.p}gap:{source}")
+        self.r.delete(self.keys.gap(source))
 
     def tweet(self, tweet_id: TweetId) -> Tweet | None:
-        raw = self.r.get(f"{self.p}tweetdata:{tweet_id}")
+        raw = self.r.get(self.keys.tweetdata(tweet_id))
         return tweet_from_json(raw) if raw else None
 
     def case_of_tweet(self, tweet_id: TweetId) -> CaseId | None:
-        value = self.r.get(f"{self.p}tweet:{tweet_id}")
+        value = self.r.get(self.keys.tweet(tweet_id))
         return CaseId(value) if value else None
 
     def set_parent(self, case_id: CaseId, channel: ChannelId, ts: SlackTs) -> None:
         with self.r.pipeline(transaction=True) as pipe:
-            pipe.hset(f"{self.p}case:{case_id}", mapping={"parent_ts": ts, "channel": channel})
-            pipe.set(f"{self.p}parent:{channel}:{ts}", case_id)
+            pipe.hset(self.keys.case(case_id), mapping={"parent_ts": ts, "channel": channel})
+            pipe.set(self.keys.parent(channel, ts), case_id)
             pipe.execute()
 
     def link_brand_tweet(self, case_id: CaseId, tweet_id: TweetId) -> None:
         """The brand's reply belongs to the case, so the customer's answer to it joins the case."""
-        self.r.set(f"{self.p}tweet:{tweet_id}", case_id)
+        self.r.set(self.keys.tweet(tweet_id), case_id)
 
     # -- cases -------------------------------------------------------------------------------
 
     def case(self, case_id: CaseId) -> Case | None:
-        raw = self.r.hgetall(f"{self.p}case:{case_id}")
+        raw = self.r.hgetall(self.keys.case(case_id))
         return case_from_hash(case_id, raw) if raw else None
 
     def case_by_parent(self, channel: str, ts: str) -> Case | None:
-        case_id = self.r.get(f"{self.p}parent:{channel}:{ts}")
+        case_id = self.r.get(self.keys.parent(channel, ts))
         return self.case(CaseId(case_id)) if case_id else None
 
     def claim(self, case_id: CaseId, user: SlackUserId) -> SlackUserId | None:
         """Claim the case for ``user`` if nobody holds it; returns whoever holds it afterwards."""
-        holder = self._claim(keys=[f"{self.p}case:{case_id}", *self._waits], args=[user, case_id])
+        holder = self._claim(keys=[self.keys.case(case_id), *self._waits], args=[user, case_id])
         return SlackUserId(holder) if holder else None
 
     def release(self, case_id: CaseId, user: SlackUserId) -> bool:
-        return bool(self._release(keys=[f"{self.p}case:{case_id}", *self._waits],
+        return bool(self._release(keys=[self.keys.case(case_id), *self._waits],
                                   args=[user, case_id, repr(self.clock())]))
 
     def resolve(self, case_id: CaseId, user: SlackUserId) -> bool:
-        return bool(self._set_status(keys=[f"{self.p}case:{case_id}", *self._waits],
+        return bool(self._set_status(keys=[self.keys.case(case_id), *self._waits],
                                      args=["resolved", user, case_id, repr(self.clock())]))
 
     def unresolve(self, case_id: CaseId) -> bool:
-        return bool(self._set_status(keys=[f"{self.p}case:{case_id}", *self._waits],
+        return bool(self._set_status(keys=[self.keys.case(case_id), *self._waits],
                                      args=["open", "", case_id, repr(self.clock())]))
 
     @property
     def _waits(self) -> tuple[str, str]:
-        return f"{self.p}unclaimed", f"{self.p}waiting"
+        return self.keys.unclaimed, self.keys.waiting
 
     def answered(self, case_id: CaseId, customer_tweet: TweetId) -> None:
         """The brand replied to ``customer_tweet``: its customer no longer waits, if it is still the latest."""
-        self._answered(keys=[f"{self.p}case:{case_id}", f"{self.p}waiting"], args=[case_id, customer_tweet])
+        self._answered(keys=[self.keys.case(case_id), self.keys.waiting], args=[case_id, customer_tweet])
 
     # -- Slack dedupe ------------------------------------------------------------------------
 
     def event_seen(self, event_id: str) -> bool:
-        return bool(self.r.exists(f"{self.p}event:{event_id}"))
+        return bool(self.r.exists(self.keys.event(event_id)))
 
     def begin_event(self, event_id: str) -> bool:
         """Take an event for handling; False while another delivery of it is being handled."""
-        return bool(self.r.set(f"{self.p}eventlock:{event_id}", 1, nx=True, ex=EVENT_LOCK_TTL))
+        return bool(self.r.set(self.keys.event_lock(event_id), 1, nx=True, ex=EVENT_LOCK_TTL))
 
     def end_event(self, event_id: str, handled: bool) -> None:
         with self.r.pipeline(transaction=True) as pipe:
             if handled:
-                pipe.set(f"{self.p}event:{event_id}", 1, ex=EVENT_TTL)
-            pipe.delete(f"{self.p}eventlock:{event_id}")
+                pipe.set(self.keys.event(event_id), 1, ex=EVENT_TTL)
+            pipe.delete(self.keys.event_lock(event_id))
             pipe.execute()
+
+    def queue(self, *jobs: tuple[str, Job]) -> None:
+        """Queue ``jobs`` in their lanes in one transaction, and wake a worker."""
+        with self.r.pipeline(transaction=True) as pipe:
+            for lane, job in jobs:
+                self.outbox.push(lane, job, pipe=pipe)
+            pipe.execute()
+
+    def mark_customer_deleted(self, case_id: CaseId, tweet_id: TweetId,
+                              jobs_for: Callable[[Case], list[tuple[str, Job]]]) -> bool:
+        """Record that the customer deleted ``tweet_id`` and queue what Slack shows, unless recorded before."""
+        key = self.keys.case(case_id)
+        with self.r.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(key)
+                if pipe.hget(key, CUSTOMER_DELETED) == tweet_id:
+                    return False
+                case = self.case(case_id)
+                if case is None:
+                    return False
+                pipe.multi()
+                pipe.hset(key, CUSTOMER_DELETED, tweet_id)
+                for lane, job in jobs_for(case):
+                    self.outbox.push(lane, job, pipe=pipe)
+                pipe.execute()
+            except redis.WatchError:
+                return False  # a twin recorded it (or the case changed: the next round looks again)
+        return True
 
     def take_message(self, channel: str, ts: str, jobs: list[tuple[str, Job]]) -> bool:
         """Queue ``jobs`` for a Slack message unless it was taken before (Slack retries, twins)."""
-        return self.queue_once(f"{self.p}msg:{channel}:{ts}", jobs)
+        return self.queue_once(self.keys.message(channel, ts), jobs)
 
     def queue_once(
         self,

@@ -1,11 +1,11 @@
 """Moving a case to another topic's channel: the new thread, its history, and the old thread's pointer.
 
-The move itself is one Lua script (:data:`MOVE`): it points the case at the new channel (no parent
-yet) and queues, in the new channel's post lane, a new ``parent`` job and then a ``move_history``
+The move itself is one Lua script (:data:`bridge.storage.scripts.MOVE`): it points the case at the new
+channel (no parent yet) and queues, in the new channel's post lane, a new ``parent`` job and then a ``move_history``
 job. Later customer tweets join the same lane behind them, so they land after the history. The
 history job re-posts the old thread (follow-up tweets as tweets, everyone else's messages as bot
 posts naming who wrote them, their text inert), one message at a time through
-``SlackPosting._post_once``: a crash mid-move neither loses nor doubles a message. It then queues
+``SlackPosting.post_once``: a crash mid-move neither loses nor doubles a message. It then queues
 the old parent's "Moved to" update and a notice in the old thread.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from bridge.core.log import kv
 from bridge.core.models import Case, CaseId, TweetId
-from bridge.intake.mentions import SLACK_PACE, SlackPosting, job_error
+from bridge.effects.slack_posts import SLACK_PACE, SlackPosting, job_error
 from bridge.slack.blocks import (
     Block,
     escape_mrkdwn,
@@ -33,50 +33,7 @@ from bridge.storage.lanes import Done, PermanentFailure, Retry
 
 log = logging.getLogger(__name__)
 
-# KEYS: the case, the submission's dedupe key. ARGV: prefix, case id, actor, actor is admin,
-# target channel, topic ('' for none), when (epoch seconds), dedupe TTL.
-MOVE = """
-local ck, dk = KEYS[1], KEYS[2]
-local p, case_id, actor, admin, channel, topic, moved_at = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-if redis.call('EXISTS', dk) == 1 then return {'done', ''} end
-if redis.call('EXISTS', ck) == 0 then return {'gone', ''} end
-local holder = redis.call('HGET', ck, 'claimer') or ''
-if admin ~= '1' and holder ~= actor then return {'not_yours', holder} end
-local old_channel = redis.call('HGET', ck, 'channel')
-local old_ts = redis.call('HGET', ck, 'parent_ts') or ''
-if old_ts == '' then return {'not_posted', ''} end
-if old_channel == channel then return {'same', channel} end
--- A post or reply of the case still queued for the old thread would find no thread: wait for it.
-for _, lane in ipairs({'post:'..old_channel, 'x'}) do
-  for _, raw in ipairs(redis.call('LRANGE', p..'lane:'..lane, 0, -1)) do
-    if cjson.decode(raw)['case'] == case_id then return {'busy', lane} end
-  end
-end
-local n = redis.call('HINCRBY', ck, 'moves', 1)
-redis.call('HSET', ck, 'channel', channel, 'topic', topic, 'parent_ts', '')
-redis.call('SET', dk, 1, 'EX', tonumber(ARGV[8]))
-local lane = 'post:'..channel
-local function push(job)
-  redis.call('RPUSH', p..'lane:'..lane, cjson.encode(job))
-  redis.call('SADD', p..'lanes', lane)
-end
-push({id = 'parent:'..case_id..':move'..n, kind = 'parent', case = case_id})
-push({id = 'movehistory:'..case_id..':'..n, kind = 'move_history', case = case_id, from_channel = old_channel,
-      from_ts = old_ts, moved_at = moved_at, actor = actor, parent_job = 'parent:'..case_id..':move'..n})
-redis.call('LPUSH', p..'wake', '1')
-redis.call('LTRIM', p..'wake', 0, 63)
-return {'ok', old_channel}
-"""
 
-
-def is_old_parent(case: Case, channel: str, ts: str) -> bool:
-    """``ts`` was the case's parent before it moved: reactions and replies there change nothing."""
-    return case.channel != channel or case.parent_ts != ts
-
-
-def moved_hint(case: Case) -> str:
-    return (f"This case moved to <#{case.channel}>, so nothing here is tweeted. "
-            "Please write in its new thread there.")
 
 
 class CaseMoves:
@@ -103,7 +60,7 @@ class CaseMoves:
                 raise PermanentFailure(f"the new parent of case {case.id} was not posted")  # dead-lettered
             raise Retry(5.0, f"the new parent of case {case.id} is not recorded yet")
         items = self._snapshot(job)
-        done_key = f"{self.store.p}moveprogress:{job['id']}"
+        done_key = self.store.keys.move_progress(job['id'])
         start = int(self.store.r.get(done_key) or 0)
         thread = case.parent_ts
         for index in range(start, len(items)):
@@ -132,7 +89,7 @@ class CaseMoves:
 
     def _snapshot(self, job: dict) -> list[dict]:
         """The old thread as it was when the case moved, read once and kept for the job's retries."""
-        key = f"{self.store.p}movesnap:{job['id']}"
+        key = self.store.keys.move_snapshot(job['id'])
         raw = self.store.r.get(key)
         if raw:
             return list(json.loads(raw))
@@ -201,13 +158,13 @@ class CaseMoves:
 
     def _post(self, job: dict, channel: str, render: Callable, case_id: str, thread_ts: str,
               extra: dict | None = None) -> str:
-        """One post through ``SlackPosting._post_once``, whose reconciliation makes it exactly once."""
+        """One post through ``SlackPosting.post_once``, whose reconciliation makes it exactly once."""
         try:
             payload = {"case_id": case_id}
             if extra and "tweet" in extra:
                 payload["tweet_id"] = extra["tweet"]
             elif extra:
                 payload.update(copy_who=extra.get("who", ""), copy_text=extra.get("text", ""))
-            return self.posting._post_once(job, channel, render, payload=payload, thread_ts=thread_ts)
+            return self.posting.post_once(job, channel, render, payload=payload, thread_ts=thread_ts)
         except SlackError as exc:
             raise job_error(exc) from None

@@ -1,0 +1,164 @@
+"""Slack to X, the effects: a reply tweeted once (each part of a chain), reactions and ephemeral answers.
+
+:class:`XReplies` runs the jobs :class:`bridge.desk.desk.Desk` queued. X takes no idempotency key, so
+every tweet goes through :meth:`XReplies.tweet_once`, which reconciles with the brand's timeline first.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from bridge.core import crash, dry_run
+from bridge.core.log import kv
+from bridge.core.media import describe
+from bridge.core.models import Case, TweetId, tweet_url
+from bridge.core.mrkdwn import escape_mrkdwn
+from bridge.core.reply_check import plan
+from bridge.core.settings import Settings
+from bridge.core.tweet_text import EmptyReply, ReplyTooLong
+from bridge.effects.jobs import cancelled, mark_gone, notice_job, react_job, retry_if_later
+from bridge.effects.media_upload import MediaFailed, ReplyMedia
+from bridge.effects.slack_posts import job_error
+from bridge.slack.client import SlackError, SlackSide
+from bridge.storage.lanes import Attempts, Done, Retry
+from bridge.storage.store import Store
+from bridge.x.client import RateLimited, TweetGone, XClient, XError, XUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class XReplies:
+    """The jobs of the Slack-to-X direction: tweet a reply, react, answer ephemerally."""
+
+    def __init__(self, store: Store, x: XClient, slack: SlackSide, settings: Settings, brand_username: str,
+                 media: ReplyMedia | None = None):
+        self.store = store
+        self.media = media  # uploads a reply's files (bridge/effects/media_upload.py)
+        self.x = x
+        self.slack = slack
+        self.settings = settings
+        self.brand_username = brand_username
+
+    def handlers(self) -> dict[str, Callable]:
+        return {"reply": self.reply, "react": self.react, "ephemeral": self.ephemeral}
+
+    def reply(self, job: dict) -> Done:
+        case = self.store.case(job["case"])
+        channel, ts, user = job["channel"], job["ts"], job["user"]
+        if case is None:
+            return Done({"skipped": "case gone"})
+        try:
+            parts = plan(job["text"], user, self.settings, bool(job.get("files")))
+        except (ReplyTooLong, EmptyReply) as exc:
+            return self._failed(case, job, str(exc))
+        if self.settings.x.dry_run:  # shown as live, with the sent emoji; the notice says what would be
+            log.info(kv("reply.dry_run", case=case.id, user=user, ts=ts, parts=len(parts)))
+            self.store.answered(case.id, case.latest_customer_tweet)  # as live: nobody waits any more
+            return Done({"dry_run": True, "tweets": []}, [
+                react_job(channel, ts, self.settings.replies.sent_emoji),
+                notice_job(case, job["id"], dry_run.would_have_tweeted(case, parts, self.brand_username)
+                           + (f"\nWith {escape_mrkdwn(describe(job))} attached." if job.get("files") else "")),
+            ])
+        progress = self.store.keys.parts(job['id'])
+        sent: list[str] = self.store.r.lrange(progress, 0, -1)
+        try:  # media go on the first part
+            media_ids = self.media.media_ids(job) if job.get("files") and not sent and self.media else []
+        except MediaFailed as exc:
+            return self._failed(case, job, str(exc))
+        in_reply_to = TweetId(sent[-1]) if sent else case.latest_customer_tweet
+        for index in range(len(sent), len(parts)):
+            part = parts[index]
+            if cancelled(self.store, job, index):  # deleted in Slack: its unsend job tells the thread
+                return Done({"cancelled": True, "tweets": sent})
+            try:
+                tweet_id = self.tweet_once(job, index, part, in_reply_to, media_ids if index == 0 else [])
+            except XError as exc:
+                try:
+                    retry_if_later(exc, attempt=len(sent) + 1)
+                except Retry as later:
+                    if isinstance(exc, RateLimited):
+                        self._tell_delay(case, job, exc, later.after)
+                    raise
+                log.warning(kv("reply.failed", case=case.id, ts=ts, reason=exc.reason, parts_sent=len(sent)))
+                if isinstance(exc, TweetGone) and not sent:
+                    mark_gone(self.store, case.id, in_reply_to)
+                return self._failed(case, job, exc.reason, sent)
+            with self.store.r.pipeline(transaction=True) as pipe:
+                pipe.rpush(progress, tweet_id)
+                pipe.expire(progress, 14 * 24 * 3600)
+                pipe.set(self.store.keys.tweet(tweet_id), case.id)
+                pipe.execute()
+            sent.append(tweet_id)
+            in_reply_to = TweetId(tweet_id)
+            log.info(kv("reply.tweeted", case=case.id, user=user, ts=ts, tweet=tweet_id,
+                        part=f"{len(sent)}/{len(parts)}"))
+        self.store.answered(case.id, case.latest_customer_tweet)  # no waiting reminder for this tweet
+        links = " ".join(tweet_url(self.brand_username, t) for t in sent)
+        return Done({"tweets": sent}, [
+            react_job(channel, ts, self.settings.replies.sent_emoji),
+            notice_job(case, job["id"], f"Tweeted as @{self.brand_username}: {links}"),
+        ])
+
+    def _tell_delay(self, case: Case, job: dict, exc: RateLimited, wait: float) -> None:
+        """Once per reply: the agent learns it waits for X's limit, and until when."""
+        if wait < 60:
+            return
+        until = time.strftime("%H:%M UTC", time.gmtime(time.time() + wait))
+        notice = notice_job(case, f"delay:{job['id']}", f"<@{job['user']}> {exc.reason} "
+                            f"Your reply is queued and will be tweeted at about {until}.")
+        self.store.queue_once(self.store.keys.delayed(job['id']), [notice])  # the mark and its notice together
+
+    def tweet_once(self, job: dict, index: int, text: str, in_reply_to: TweetId,
+                    media_ids: list[str] | None = None) -> TweetId:
+        """Tweet one part unless an earlier attempt already did.
+
+        X takes no idempotency key, and a tweet may be created while our process dies or the answer
+        is lost. The first attempt leaves a mark; a later one first looks on the brand's timeline for
+        its reply to ``in_reply_to`` with this text, and records that instead of tweeting again.
+        """
+        attempts = Attempts(self.store.r, self.store.keys.attempt(job['id'], index))
+        if attempts.before() is not None:
+            asked = attempts.request(text=text, in_reply_to=in_reply_to)
+            text, in_reply_to = asked["text"], TweetId(asked["in_reply_to"])
+            found = self.x.find_reply(in_reply_to, text)
+            if found:
+                log.info(kv("reply.reconciled", job=job["id"], part=index + 1, tweet=found))
+                attempts.answered()
+                return found
+        attempts.sending(None, text=text, in_reply_to=in_reply_to)
+        try:
+            tweet_id = self.x.post_reply(text, in_reply_to, media_ids)
+        except XError as exc:
+            if not isinstance(exc, XUnavailable):
+                attempts.refused()  # X answered no: nothing was tweeted
+            raise
+        attempts.answered()
+        crash.point("x.after_tweet")
+        return tweet_id
+
+    def _failed(self, case: Case, job: dict, reason: str, sent: list[str] | None = None) -> Done:
+        extra = f" ({len(sent)} part(s) were tweeted before that.)" if sent else ""
+        return Done({"failed": reason, "tweets": sent or []}, [
+            react_job(job["channel"], job["ts"], "x"),
+            notice_job(case, job["id"], f"<@{job['user']}> Not tweeted: {escape_mrkdwn(reason)}{extra}"),
+        ])
+
+    def react(self, job: dict) -> Done:
+        try:
+            self.slack.react(job["channel"], job["ts"], job["name"])
+        except SlackError as exc:
+            if exc.error == "message_not_found":
+                return Done({"skipped": exc.error})  # deleted in Slack meanwhile (bridge/desk/edits.py)
+            raise job_error(exc) from None
+        return Done(True)
+
+    def ephemeral(self, job: dict) -> Done:
+        try:
+            self.slack.ephemeral(job["channel"], job["user"], job["text"], job.get("thread_ts"), job.get("blocks"))
+        except SlackError as exc:
+            if exc.error in ("user_not_in_channel", "channel_not_found"):
+                return Done({"skipped": exc.error})  # nobody left to tell
+            raise job_error(exc) from None
+        return Done(True)

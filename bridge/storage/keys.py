@@ -1,0 +1,195 @@
+"""Every Redis key family the bridge writes, spelled once, all under one prefix (``xdesk:`` by default).
+
+Python code takes its keys from :class:`Keys`; the Lua scripts (:mod:`bridge.storage.scripts`) are
+given the prefix and spell the same families. Families, with what they hold and how long:
+
+Cases and tweets (kept while the case exists)
+  ``case:<id>`` hash of a case; ``seq:case`` the case counter; ``tweet:<tweet id>`` -> case id, for every
+  customer tweet and every reply the brand sent; ``tweetdata:<tweet id>`` the stored tweet;
+  ``conv:<conversation id>`` -> case id; ``parent:<channel>:<ts>`` -> case id;
+  ``customer:<X user id>`` the customer's case ids, oldest first; ``brand`` the brand account (hash).
+Reading X
+  ``cursor:<source>`` newest tweet id stored from a source; ``gap:<source>`` a backlog still to read;
+  ``poll:<source>`` the shared polling turn; ``deletions:turn`` the deletion watch's turn;
+  ``dmask:<X user id>`` -> the case that asked them for a DM (30 days); ``dmcase:<X user id>``;
+  ``dmbacklog`` DM events still to read.
+The desk's clock
+  ``clock:turn`` the shared turn; ``unclaimed``, ``waiting`` sorted sets of cases by when they wait from;
+  ``closed`` closed periods, ``closed:<period>[:<channel>]`` what came in; ``summarized:<period>:<channel>``,
+  ``autoreplied:<period>:<user id>`` once-marks (14 days).
+Slack events and messages (7 days unless said)
+  ``event:<event id>`` handled; ``eventlock:<event id>`` being handled (10 s); ``msg:<channel>:<ts>`` a
+  thread message taken as a reply; ``notcase:<channel>:<ts>`` a message known not to be a parent (10 min);
+  ``joined:<channel>`` the bot joined it (1 day); ``permalink:<channel>:<ts>`` (30 days);
+  ``role:<user>`` a role looked up in Slack (5 min).
+The outbox (:mod:`bridge.storage.outbox`)
+  ``lane:<lane>`` a lane's jobs; ``lanes`` the lanes with jobs; ``lease:<lane>``; ``pace:<lane>``;
+  ``wake`` wakes a waiting worker; ``done:<job id>`` a job's result (14 days); ``dead`` dead letters;
+  ``attempts:<job id>`` unexpected failures of a job.
+A job's effects (14 days)
+  ``attempt:<job id>[:<part>]`` marks of an attempt on X or Slack (:class:`bridge.storage.lanes.Attempts`);
+  ``parts:<job id>`` the tweets a reply job sent; ``cancel:<job id>`` a reply withdrawn before it went out;
+  ``replyjob:<channel>:<ts>`` the job that tweets a Slack message once its text was replaced;
+  ``edit:<channel>:<ts>`` the newest text of an edited reply; ``unsent:<job id>`` tweets deleted on X;
+  ``delayed:<job id>`` the agent was told the job waits; ``media:<job id>:<index>`` an uploaded file's id;
+  ``move:<case>``, ``moveprogress:<job id>``, ``movesnap:<job id>`` a move of a case;
+  ``once:<what>`` and the other once-marks of :meth:`bridge.storage.store.Store.queue_once`.
+"""
+
+from __future__ import annotations
+
+PREFIX = "xdesk:"
+
+
+class Keys:
+    def __init__(self, prefix: str = PREFIX) -> None:
+        self.p = prefix
+
+    def key(self, family: str, *parts: object) -> str:
+        """``<prefix><family>:<part>:...``: for the once-marks whose name says what they guard."""
+        return ":".join([f"{self.p}{family}", *(str(part) for part in parts)])
+
+    # cases and tweets
+    def case(self, case_id: str) -> str:
+        return f"{self.p}case:{case_id}"
+
+    def tweet(self, tweet_id: str) -> str:
+        return f"{self.p}tweet:{tweet_id}"
+
+    def tweetdata(self, tweet_id: str) -> str:
+        return f"{self.p}tweetdata:{tweet_id}"
+
+    def parent(self, channel: str, ts: str) -> str:
+        return f"{self.p}parent:{channel}:{ts}"
+
+    def customer(self, user_id: str) -> str:
+        return f"{self.p}customer:{user_id}"
+
+    @property
+    def case_seq(self) -> str:
+        return f"{self.p}seq:case"
+
+    @property
+    def brand(self) -> str:
+        return f"{self.p}brand"
+
+    # reading X
+    def cursor(self, source: str) -> str:
+        return f"{self.p}cursor:{source}"
+
+    def gap(self, source: str) -> str:
+        return f"{self.p}gap:{source}"
+
+    def poll(self, source: str) -> str:
+        return f"{self.p}poll:{source}"
+
+    @property
+    def deletions_turn(self) -> str:
+        return f"{self.p}deletions:turn"
+
+    def dm_ask(self, customer: str) -> str:
+        return f"{self.p}dmask:{customer}"
+
+    @property
+    def dm_backlog(self) -> str:
+        return f"{self.p}dmbacklog"
+
+    # the clock
+    @property
+    def clock_turn(self) -> str:
+        return f"{self.p}clock:turn"
+
+    @property
+    def unclaimed(self) -> str:
+        return f"{self.p}unclaimed"
+
+    @property
+    def waiting(self) -> str:
+        return f"{self.p}waiting"
+
+    def closed(self, period: str) -> str:
+        return f"{self.p}closed:{period}"
+
+    # Slack events and messages
+    def event(self, event_id: str) -> str:
+        return f"{self.p}event:{event_id}"
+
+    def event_lock(self, event_id: str) -> str:
+        return f"{self.p}eventlock:{event_id}"
+
+    def message(self, channel: str, ts: str) -> str:
+        return f"{self.p}msg:{channel}:{ts}"
+
+    def not_case(self, channel: str, ts: str) -> str:
+        return f"{self.p}notcase:{channel}:{ts}"
+
+    def joined(self, channel: str) -> str:
+        return f"{self.p}joined:{channel}"
+
+    def permalink(self, channel: str, ts: str) -> str:
+        return f"{self.p}permalink:{channel}:{ts}"
+
+    def role(self, kind: str, user: str) -> str:
+        return f"{self.p}role:{kind}:{user}"
+
+    # the outbox
+    def lane(self, lane: str) -> str:
+        return f"{self.p}lane:{lane}"
+
+    @property
+    def lanes(self) -> str:
+        return f"{self.p}lanes"
+
+    def lease(self, lane: str) -> str:
+        return f"{self.p}lease:{lane}"
+
+    def pace(self, lane: str) -> str:
+        return f"{self.p}pace:{lane}"
+
+    @property
+    def wake(self) -> str:
+        return f"{self.p}wake"
+
+    def done(self, job_id: str) -> str:
+        return f"{self.p}done:{job_id}"
+
+    @property
+    def dead(self) -> str:
+        return f"{self.p}dead"
+
+    def failures(self, job_id: str) -> str:
+        return f"{self.p}attempts:{job_id}"
+
+    # a job's effects
+    def attempt(self, job_id: str, part: int | None = None) -> str:
+        return f"{self.p}attempt:{job_id}" + (f":{part}" if part is not None else "")
+
+    def parts(self, job_id: str) -> str:
+        return f"{self.p}parts:{job_id}"
+
+    def cancel(self, job_id: str) -> str:
+        return f"{self.p}cancel:{job_id}"
+
+    def reply_job(self, channel: str, ts: str) -> str:
+        return f"{self.p}replyjob:{channel}:{ts}"
+
+    def edit(self, channel: str, ts: str) -> str:
+        return f"{self.p}edit:{channel}:{ts}"
+
+    def unsent(self, job_id: str) -> str:
+        return f"{self.p}unsent:{job_id}"
+
+    def delayed(self, job_id: str) -> str:
+        return f"{self.p}delayed:{job_id}"
+
+    def media(self, job_id: str, index: int) -> str:
+        return f"{self.p}media:{job_id}:{index}"
+
+    def move(self, case_id: str) -> str:
+        return f"{self.p}move:{case_id}"
+
+    def move_progress(self, job_id: str) -> str:
+        return f"{self.p}moveprogress:{job_id}"
+
+    def move_snapshot(self, job_id: str) -> str:
+        return f"{self.p}movesnap:{job_id}"
