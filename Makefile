@@ -27,6 +27,7 @@ run: $(STAMP)
 # CPU (the whole suite uses under one core on average). Each worker has its own embedded Redis.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/python -m pytest -q -n 4
 
 sandbox: $(STAMP)

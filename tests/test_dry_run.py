@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from bridge.core.dry_run import DryRunRefused
 from bridge.core.models import TweetId
 from bridge.core.settings import Environment
 from bridge.sandbox.slack.server import SlackEmulator
 from bridge.sandbox.x.server import XEmulator
 from bridge.storage.connection import stop_embedded
 from bridge.x.client import XClient
+from bridge.x.errors import DryRunRefused
 from tests.harness import ANNA, BASE_SETTINGS, Desk, claimed_case, closed_today_env, drained, environment, notices
 from tests.test_sandbox_and_check import ROOT, bridge
 

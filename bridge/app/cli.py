@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
     try:
         if args.command == "sandbox":
-            from bridge.sandbox.play import run_sandbox
+            from bridge.app.sandbox import run_sandbox
 
             return run_sandbox(keep=args.keep)
         env = Environment.from_environ()

@@ -4,7 +4,7 @@ For trying xdesk on the real brand account before going live: cases come in, cla
 and a claimer's reply shows in its thread as what would have been tweeted. Reads (polling, the
 timeline look-ups) go to X as usual. Two layers: each feature that would write to X checks the setting
 and shows its would-be effect instead (:func:`would_have_tweeted` for replies), and the X client
-itself refuses every write (:class:`DryRunRefused`), so that no feature can post by mistake.
+itself refuses every write (:class:`bridge.x.errors.DryRunRefused`), so that no feature can post by mistake.
 """
 
 from __future__ import annotations
@@ -13,18 +13,6 @@ from collections.abc import Sequence
 
 from bridge.core.models import Case, tweet_url
 from bridge.core.mrkdwn import escape_mrkdwn
-from bridge.x.errors import XError
-
-# Every X API request that is not a read changes something on the account.
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class DryRunRefused(XError):
-    """A write to X while ``[x] dry_run`` is on. Not retryable: it would be refused again."""
-
-    def __init__(self, method: str, path: str) -> None:
-        super().__init__(f"dry run is on ([x] dry_run = true), so nothing is posted to X ({method} {path} "
-                         "was not sent)")
 
 
 def would_have_tweeted(case: Case, parts: Sequence[str], brand_username: str) -> str:

@@ -27,11 +27,12 @@ from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 from twitter_text import extract_urls_with_indices
 
-from bridge.core.dry_run import READ_METHODS, DryRunRefused
 from bridge.core.log import kv
 from bridge.core.models import Author, Media, Tweet, TweetId, UserId
 from bridge.core.settings import Environment
 from bridge.x.errors import (  # noqa: F401 - the X adapter's public errors
+    READ_METHODS,
+    DryRunRefused,
     RateLimited,
     ReplyNotAllowed,
     TweetGone,

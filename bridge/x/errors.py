@@ -67,6 +67,18 @@ class XRefused(XError):
     """Any other 4xx; ``reason`` carries X's own explanation."""
 
 
+# Every X API request that is not a read changes something on the account.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class DryRunRefused(XError):
+    """A write to X while ``[x] dry_run`` is on. Not retryable: it would be refused again."""
+
+    def __init__(self, method: str, path: str) -> None:
+        super().__init__(f"dry run is on ([x] dry_run = true), so nothing is posted to X ({method} {path} "
+                         "was not sent)")
+
+
 def error_from(response: requests.Response, brand_username: str | None) -> XError:
     """X's status and problem body -> the matching XError.
 

@@ -28,7 +28,7 @@ from bridge.sandbox.slack.http import Answer, ApiHttpServer
 from bridge.sandbox.slack.methods import METHODS
 from bridge.sandbox.slack.socket import SocketModeServer
 from bridge.sandbox.slack.store import ApiError, Workspace
-from bridge.sandbox.slack.views import ModalActions
+from bridge.sandbox.slack.views import ModalActions, Views
 
 T = TypeVar("T")
 
@@ -90,6 +90,7 @@ class SlackEmulator(UserActions, ModalActions, FileActions):
             users={uid: dict(u) for uid, u in users.items()},
             usergroups={gid: list(m) for gid, m in (usergroups or {}).items()},
         )
+        self._ws.views = Views()
         self._cond = threading.Condition(threading.RLock())
         self._log: list[ApiCall] = []
         self._responded: list[dict[str, Any]] = []

@@ -12,18 +12,15 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from bridge.sandbox.slack.errors import ApiError
 
 Message = dict[str, Any]
 
 
-class ApiError(Exception):
-    """An ``{"ok": false, "error": ...}`` answer; ``extra`` keys are added to the body."""
-
-    def __init__(self, error: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.error = error
-        self.extra = extra
+if TYPE_CHECKING:
+    from bridge.sandbox.slack.views import Views
 
 
 @dataclass
@@ -68,9 +65,7 @@ class Workspace:
         self.messages: dict[str, dict[str, Message]] = {cid: {} for cid in self.channels}
         self.ephemerals: list[dict[str, Any]] = []
         self._last_us = 0
-        from bridge.sandbox.slack.views import Views  # modals; that module needs this one
-
-        self.views = Views()
+        self.views: Views  # modals, set by the server: that module builds on this one
 
     def next_ts(self) -> str:
         """A new "1700000000.000100"-style ts: wall-clock microseconds, strictly increasing."""

@@ -22,8 +22,8 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from bridge.sandbox.slack.delivery import Deliverer
+from bridge.sandbox.slack.errors import ApiError
 from bridge.sandbox.slack.socket import new_trigger_id
-from bridge.sandbox.slack.store import ApiError
 
 if TYPE_CHECKING:
     from bridge.sandbox.slack.store import Workspace
