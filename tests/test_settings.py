@@ -1,4 +1,5 @@
-"""Settings: every SPEC key exists and is commented; a wrong value stops the process with one line."""
+"""Settings: every SPEC key exists and is commented (bar those of features not built yet); a wrong value
+stops the process with one line."""
 
 from __future__ import annotations
 
@@ -8,11 +9,26 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.reference import reference
+
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT.parent / "shared" / "SPEC.md"
+# SPEC.md's settings example, verbatim (tests/reference/README.md): the contract settings.toml ships.
+SPEC_EXAMPLE = reference("spec-settings-example.toml")
+
+# Keys and sections SPEC.md already lists for features not built yet, each with the issue that builds
+# it. They cannot be in the shipped settings.toml yet: the settings refuse unknown keys, so the bridge
+# would not start. Whoever builds one ships its key (commented) and removes it from here;
+# test_the_pending_spec_keys_are_in_the_spec_and_not_yet_shipped fails until they do.
+PENDING: dict[str, int] = {
+    "slack.admin_changes": 10,  # admins change topics, agents and hours from Slack
+    "slack.audit_channel": 10,  # every admin change posted to a channel too
+    "sla": 11,  # first-response target, reported
+    "digest": 11,  # daily summary with a chart
+}
 
 
 def run_check(settings: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -24,10 +40,18 @@ def run_check(settings: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def spec_example() -> dict:
-    text = SPEC.read_text()
-    block = text[text.index("## `settings.toml`"):]
-    return tomllib.loads(re.search(r"```toml\n(.*?)```", block, re.S).group(1))
+def spec_example() -> dict[str, Any]:
+    # The file's first line is a comment naming its source; the rest is the ```toml block as in SPEC.md.
+    return tomllib.loads(SPEC_EXAMPLE.read_text())
+
+
+def spec_names(example: dict[str, Any]) -> set[str]:
+    """Every section (``sla``) and key (``slack.mode``) of the example, by the names PENDING uses."""
+    names = set(example)
+    for section, keys in example.items():
+        if isinstance(keys, dict):
+            names |= {f"{section}.{key}" for key in keys}
+    return names
 
 
 def test_the_checked_in_settings_have_every_key_of_the_spec_each_commented() -> None:
@@ -35,15 +59,27 @@ def test_the_checked_in_settings_have_every_key_of_the_spec_each_commented() -> 
     shipped = tomllib.loads(shipped_text)
     example = spec_example()
     for section, keys in example.items():
+        if section in PENDING:
+            continue
         if section == "topics":
             assert set(keys[0]) <= set(shipped["topics"][0])
             continue
         assert section in shipped, section
         for key in keys:
-            assert key in shipped[section], f"{section}.{key}"
+            if f"{section}.{key}" not in PENDING:
+                assert key in shipped[section], f"{section}.{key}"
     for line in shipped_text.splitlines():
         if re.match(r"^\s*[a-z_]+\s*=", line):
             assert "#" in line, f"uncommented key: {line}"
+
+
+def test_the_pending_spec_keys_are_in_the_spec_and_not_yet_shipped() -> None:
+    shipped = tomllib.loads((ROOT / "settings.toml").read_text())
+    assert set(PENDING) <= spec_names(spec_example()), "PENDING names a key the SPEC example no longer has"
+    for name, issue in PENDING.items():
+        section, _, key = name.partition(".")
+        present = section in shipped and (not key or key in shipped[section])
+        assert not present, f"{name} is in settings.toml: issue {issue} built it, remove it from PENDING"
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 Web API responses are validated against the response schemas of the Slack Web API OpenAPI document
 (2021) and event payloads against the Events API AsyncAPI document, both in
-``../shared/reference/slack-specs`` beside the checkout (see tests/reference.py).
+``tests/reference/slack-specs`` (see tests/reference/README.md).
 
 The 2021 documents are older than some of what Slack sends today and have generator quirks; the
 schemas are kept strict (``additionalProperties: false`` stays) and only these gaps are patched, each
