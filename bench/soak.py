@@ -36,7 +36,7 @@ from typing import Any
 import redis
 
 from bridge.core.tweet_text import plan_reply, slack_to_plain
-from bridge.intake.mentions import SLACK_PACE
+from bridge.effects.slack_posts import SLACK_PACE
 from bridge.sandbox.slack.server import SlackEmulator
 from bridge.sandbox.x.server import XEmulator
 from bridge.x.client import DEFAULT_TIMEOUT
