@@ -54,7 +54,8 @@ def check_reply(text: str, user: str, settings: Settings, files: list[dict[str, 
                 with_media: bool = False) -> Checked:
     """A note, or the guard's verdict (an edit must not get round it either), then the files and the tweets.
 
-    ``files``: Slack file objects, checked here; ``with_media``: files already checked go with the text.
+    ``files``: the Slack file objects of a file_share message (None: a message without files), checked
+    here; ``with_media``: files already checked go with the text.
     """
     if is_note(text, settings.replies.note_prefixes):
         return Checked(note=True)
@@ -62,7 +63,7 @@ def check_reply(text: str, user: str, settings: Settings, files: list[dict[str, 
     if guard.message:
         return Checked(refused=guard.message, guard=guard)
     try:
-        media = attachments(files) if files else []
+        media = attachments(files) if files is not None else []  # a file_share without its files is refused
         parts = plan(text, user, settings, bool(media) or with_media)
     except (ReplyTooLong, EmptyReply, MediaRefused) as exc:
         return Checked(refused=f"Not tweeted: {exc}", guard=guard)

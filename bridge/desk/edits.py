@@ -132,7 +132,7 @@ class Edits:
             return
         job_id = self.job_of(channel, ts)
         state, tweets = self.sent(job_id)
-        checked = check_reply(after, user, self.settings, files)
+        checked = check_reply(after, user, self.settings, files or None)  # an edit keeps the files it has
         problem = NOTE if checked.note else checked.problem
         media = json.dumps([a.as_job() for a in checked.media]) if checked.media else ""
         text, offer = edit_answer(state, case.claimer == user, problem, self._links(tweets))
