@@ -32,6 +32,7 @@ from bridge.sandbox.fixtures import (  # noqa: F401 (re-exported: the tests impo
 )
 from bridge.sandbox.slack.server import SlackEmulator
 from bridge.sandbox.x.server import XEmulator
+from handlers import register_all
 
 BASE_SETTINGS = f"""
 [slack]
@@ -107,7 +108,7 @@ class Desk:
         self.x = x
         self.slack = slack
         self.settings = settings
-        self.rt = Runtime(Environment.from_environ(env), settings)
+        self.rt = Runtime(Environment.from_environ(env), settings, listeners=register_all)
         if clock is not None:
             self.rt.clock = clock
         self.stop = threading.Event()

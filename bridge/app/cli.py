@@ -7,15 +7,20 @@ import logging
 import os
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from bridge.core import log as logsetup
 from bridge.core.log import kv
 from bridge.core.settings import Environment, SettingsError, load
 
+if TYPE_CHECKING:
+    from bridge.app.bolt import Listeners
+
 log = logging.getLogger("bridge")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, listeners: Listeners | None = None) -> int:
+    """``listeners``: Slack's doorway (``handlers.register_all``), given by ``python -m bridge``."""
     parser = argparse.ArgumentParser(prog="python -m bridge", description="xdesk: X customer service in Slack")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("web", help="Slack Events API, interactivity and /xdesk at POST /slack/events; GET /healthz")
@@ -31,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sandbox":
             from bridge.app.sandbox import run_sandbox
 
-            return run_sandbox(keep=args.keep)
+            return run_sandbox(keep=args.keep, listeners=listeners)
         env = Environment.from_environ()
         logsetup.setup(env.secrets(), level)
         settings = load()
@@ -41,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bridge.app.runtime import Runtime, check, install_signal_handlers
 
-    rt = Runtime(env, settings)
+    rt = Runtime(env, settings, listeners=listeners)
     if args.command == "check":
         problems = check(rt)
         for line in problems:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import redis
 from slack_bolt.error import BoltError
@@ -44,6 +45,9 @@ from bridge.storage.store import Store
 from bridge.x.client import XAuthError, XClient, XError, backoff
 from bridge.x.media import XMedia
 
+if TYPE_CHECKING:
+    from bridge.app.bolt import Listeners
+
 log = logging.getLogger(__name__)
 
 LANE_THREADS = 4
@@ -54,6 +58,7 @@ class Runtime:
     env: Environment
     settings: Settings
     clock: Callable[[], float] = field(default=time.time)  # service hours and reminders; tests move it
+    listeners: Listeners | None = None  # handlers.register_all, from the entry point; needed to serve Slack
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -118,13 +123,16 @@ class Runtime:
     def bolt_app(self):
         from bridge.app.bolt import build_app  # Bolt only where Slack requests are served
 
+        if self.listeners is None:
+            raise SettingsError("web: no Slack listeners were given (python -m bridge gives handlers.register_all)")
+
         roles = Roles(self.settings, self.slack, self.redis, self.store.p)
         desk = Desk(self.store, self.settings, roles, self.slack)
         attempt = 0
         while True:  # not serving (nor healthy) until Slack has answered auth.test
             attempt += 1
             try:
-                return build_app(self.slack.client, self.env.slack_signing_secret, self.store, desk)
+                return build_app(self.slack.client, self.env.slack_signing_secret, self.store, desk, self.listeners)
             except (BoltError, OSError) as exc:  # OSError: timeouts and refused connections
                 refused = exc.__context__
                 if isinstance(refused, SlackApiError) and refused.response.get("error") in (

@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bridge.app.runtime import Runtime, start_all
 from bridge.core import log as logsetup
@@ -22,6 +23,9 @@ from bridge.sandbox.x.server import XEmulator
 from bridge.storage.connection import connect, stop_embedded
 
 AGENT, AGENT_NAME = "U0ANNA0001", "Anna Neumann"
+if TYPE_CHECKING:
+    from bridge.app.bolt import Listeners
+
 CUSTOMER = "kunde_klaus"
 STEP_TIMEOUT = 30.0
 
@@ -38,7 +42,7 @@ def _settings() -> Settings:
     return settings.model_copy(update={"slack": slack, "x": x})
 
 
-def run_sandbox(keep: bool = False) -> int:
+def run_sandbox(keep: bool = False, listeners: Listeners | None = None) -> int:
     try:
         settings = _settings()
     except SettingsError as exc:
@@ -58,7 +62,7 @@ def run_sandbox(keep: bool = False) -> int:
     )  # fmt: skip
     logsetup.setup(env.secrets(), os.environ.get("LOG_LEVEL", "WARNING").upper())
     connect(env).flushdb()  # a fresh desk each time
-    rt = Runtime(env, settings)
+    rt = Runtime(env, settings, listeners=listeners)
     stop = threading.Event()
     port, threads = start_all(rt, stop)
     slack.events_url = f"http://127.0.0.1:{port}/slack/events"
