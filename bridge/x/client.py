@@ -1,34 +1,28 @@
-"""The X adapter: the one module that knows X's endpoints, field names and error shapes.
+"""The X adapter: the one module that knows X's endpoints; :mod:`bridge.x.wire` reads its answers.
 
 It reads the brand's mentions and recent-search hits, posts and deletes replies and finds one already
 posted (X API v2, OAuth 1.0a user context, through tweepy), and hands the core
 :class:`~bridge.core.models.Tweet` and :class:`~bridge.core.models.Author` values, :class:`RateBudget` and a small
 :class:`XError` hierarchy whose ``reason`` an agent in Slack can read. Should X follow the Tweet -> Post
-rename of its OpenAPI 2.167 (``referenced_posts``, ``edit_history_post_ids``...), this file is the only
-one to change; until then such an answer is logged as ``x.response_unusable`` and raised as
-:class:`XUnavailable`.
+rename of its OpenAPI 2.167, :mod:`bridge.x.wire` says what changes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
 import logging
-import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
-from twitter_text import extract_urls_with_indices
 
 from bridge.core.log import kv
-from bridge.core.models import Author, Media, Tweet, TweetId, UserId
+from bridge.core.models import Author, Tweet, TweetId, UserId
 from bridge.core.settings import Environment
 from bridge.x.errors import (  # noqa: F401 - the X adapter's public errors
     READ_METHODS,
@@ -42,25 +36,22 @@ from bridge.x.errors import (  # noqa: F401 - the X adapter's public errors
     XUnavailable,
     error_from,
 )
+from bridge.x.wire import (  # noqa: F401 - FIELDS is the adapter's public field list
+    FIELDS,
+    TWEEPY_FIELDS,
+    author_of,
+    check_users,
+    comparable,
+    int_or_none,
+    json_body,
+    tweets_of,
+    unusable,
+)
 
 log = logging.getLogger(__name__)
 
 X_HOST = "https://api.twitter.com"  # hard-coded in tweepy.client.BaseClient.request
 DEFAULT_TIMEOUT = (5.0, 15.0)  # (connect, read) seconds
-
-# What the bridge asks X for, by query parameter: https://docs.x.com/x-api/fundamentals/fields
-FIELDS: dict[str, tuple[str, ...]] = {
-    "expansions": ("author_id", "referenced_tweets.id", "attachments.media_keys",
-                   "entities.mentions.username"),
-    "tweet.fields": ("conversation_id", "created_at", "lang", "referenced_tweets", "entities", "attachments",
-                     "author_id"),
-    "user.fields": ("name", "username", "public_metrics", "profile_image_url"),
-    "media.fields": ("type", "url", "preview_image_url", "alt_text"),
-}
-_FIELDS = {name.replace(".", "_"): list(values) for name, values in FIELDS.items()}  # tweepy's spelling
-# Present in every tweet X sends for the request above (edit_history_tweet_ids is a default field).
-_TWEET_KEYS = ("id", "text", "author_id", "conversation_id", "created_at", "edit_history_tweet_ids")
-
 
 @dataclass(frozen=True)
 class RateBudget:
@@ -75,8 +66,8 @@ class RateBudget:
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateBudget:
-        reset = _int(headers.get("x-rate-limit-reset"))
-        return cls(_int(headers.get("x-rate-limit-limit")), _int(headers.get("x-rate-limit-remaining")),
+        reset = int_or_none(headers.get("x-rate-limit-reset"))
+        return cls(int_or_none(headers.get("x-rate-limit-limit")), int_or_none(headers.get("x-rate-limit-remaining")),
                    float(reset) if reset is not None else None)
 
 
@@ -165,29 +156,29 @@ class XClient:
         self.brand_id = brand_id  # whose timeline find_reply reads; me() sets it
 
     def me(self) -> Author:
-        response = self._call("GET /2/users/me", self._client.get_me, user_fields=_FIELDS["user_fields"])
-        user = _json(response, "GET /2/users/me").get("data") or {}
-        _check_users("GET /2/users/me", [user])
-        author = _author(user)
+        response = self._call("GET /2/users/me", self._client.get_me, user_fields=TWEEPY_FIELDS["user_fields"])
+        user = json_body(response, "GET /2/users/me").get("data") or {}
+        check_users("GET /2/users/me", [user])
+        author = author_of(user)
         self.brand_username, self.brand_id = author.username, author.id
         return author
 
     def mentions(self, user_id: UserId, since_id: TweetId | None, until_id: TweetId | None = None) -> Fetch:
         return self._timeline("GET /2/users/:id/mentions", lambda token: self._client.get_users_mentions(
             user_id, since_id=since_id, until_id=until_id, pagination_token=token, max_results=100,
-            user_auth=True, **_FIELDS))
+            user_auth=True, **TWEEPY_FIELDS))
 
     def search(self, query: str, since_id: TweetId | None, until_id: TweetId | None = None) -> Fetch:
         return self._timeline("GET /2/tweets/search/recent", lambda token: self._client.search_recent_tweets(
             query, since_id=since_id, until_id=until_id, next_token=token, max_results=100, user_auth=True,
-            **_FIELDS))
+            **TWEEPY_FIELDS))
 
     def post_reply(self, text: str, in_reply_to: TweetId, media_ids: list[str] | None = None) -> TweetId:
         response = self._call("POST /2/tweets", self._client.create_tweet, text=text,
                               in_reply_to_tweet_id=in_reply_to, media_ids=media_ids or None, user_auth=True)
-        data = _json(response, "POST /2/tweets").get("data") or {}
+        data = json_body(response, "POST /2/tweets").get("data") or {}
         if not isinstance(data.get("id"), str):
-            _unusable("POST /2/tweets", {"data.id"}, data)
+            unusable("POST /2/tweets", {"data.id"}, data)
         return TweetId(data["id"])
 
     def find_reply(self, in_reply_to: TweetId, text: str) -> TweetId | None:
@@ -203,11 +194,11 @@ class XClient:
             self.me()
         fetch = self._timeline("GET /2/users/:id/tweets", lambda token: self._client.get_users_tweets(
             self.brand_id, since_id=in_reply_to, pagination_token=token, max_results=100,
-            exclude=["retweets"], user_auth=True, **_FIELDS))
+            exclude=["retweets"], user_auth=True, **TWEEPY_FIELDS))
         # X appends the link of a tweet's media to its text: "^AN" comes back as "^AN https://t.co/...".
-        wanted = {_comparable(text), f"{_comparable(text)} \x00".strip()}
+        wanted = {comparable(text), f"{comparable(text)} \x00".strip()}
         found = next((t.id for t in fetch.tweets
-                      if t.replied_to == in_reply_to and _comparable(t.text) in wanted), None)
+                      if t.replied_to == in_reply_to and comparable(t.text) in wanted), None)
         if found is None and fetch.truncated:
             raise XError(f"the bridge could not check on X whether this reply was already tweeted (the brand "
                          f"tweeted over {100 * self.max_pages} times since the customer's tweet); look at the "
@@ -228,7 +219,7 @@ class XClient:
                 raise error_from(response, self.brand_username)
             return response
 
-        return _json(self._call(endpoint, send), endpoint)
+        return json_body(self._call(endpoint, send), endpoint)
 
     def delete_tweet(self, tweet_id: TweetId) -> None:
         with contextlib.suppress(TweetGone):  # already gone: what deleting wanted
@@ -242,7 +233,7 @@ class XClient:
         https://docs.x.com/x-api/fundamentals/response-codes-and-errors#partial-errors
         """
         response = self._call("GET /2/tweets", self._client.get_tweets, ids, user_auth=True)
-        body = _json(response, "GET /2/tweets")
+        body = json_body(response, "GET /2/tweets")
         found: dict[TweetId, str] = {}
         for error in body.get("errors") or []:
             kind = str(error.get("type", "")) if isinstance(error, dict) else ""
@@ -261,14 +252,19 @@ class XClient:
         for _ in range(self.max_pages):
             response = self._call(endpoint, page, token)
             budget = RateBudget.from_headers(response.headers)
-            body = _json(response, endpoint)
-            found.update((t.id, t) for t in _tweets(endpoint, body))
+            body = json_body(response, endpoint)
+            found.update((t.id, t) for t in tweets_of(endpoint, body))
             token = (body.get("meta") or {}).get("next_token")
             if not token:
                 break
         if token:
             log.warning(kv("x.pages_left_unread", endpoint=endpoint, pages=self.max_pages, read=len(found)))
         return Fetch(sorted(found.values(), key=lambda t: int(t.id)), budget, truncated=bool(token))
+
+    def call(self, endpoint: str, method: str, **kwargs: Any) -> requests.Response:
+        """``tweepy.Client.<method>(**kwargs)`` through this client's session, its answer raw: for the
+        adapter's other halves (:mod:`bridge.x.direct`), with the same errors as every call here."""
+        return self._call(endpoint, getattr(self._client, method), **kwargs)
 
     def _call(self, endpoint: str, fn: Callable[..., requests.Response], *args: Any, **kwargs: Any,
               ) -> requests.Response:
@@ -283,119 +279,3 @@ class XClient:
             raise XUnavailable(f"X could not be reached for {endpoint}; the bridge will retry") from exc
         except requests.RequestException as exc:  # e.g. ChunkedEncodingError: the answer was cut off
             raise XUnavailable(f"X's answer to {endpoint} broke off; the bridge will retry") from exc
-
-
-def _json(response: requests.Response, endpoint: str) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except requests.JSONDecodeError:
-        kind = response.headers.get("content-type", "no content-type")
-        raise XUnavailable(f"X answered {endpoint} with something that is not JSON ({kind}); "
-                           "the bridge will retry", status=response.status_code) from None
-    if not isinstance(body, dict):
-        raise XUnavailable(f"X answered {endpoint} with unexpected JSON; the bridge will retry")
-    return body
-
-
-def _tweets(endpoint: str, body: dict[str, Any]) -> list[Tweet]:
-    """``data`` of a timeline answer as Tweets, authors and media taken from ``includes``."""
-    data = body.get("data") or []
-    if not data and body.get("errors") and "meta" not in body:  # e.g. an unknown user id
-        raise _error_from_partial(body["errors"])
-    includes = body.get("includes") or {}
-    missing = {f"data[].{k}" for raw in data for k in _TWEET_KEYS if k not in raw}
-    # A key naming a post means X renamed Tweet to Post (OpenAPI 2.167): referenced_posts and so on.
-    missing |= {f"data[].{k.replace('post', 'tweet')} (X sent {k})"
-                for raw in data for k in raw if "post" in k}
-    missing |= {"includes.tweets (X sent includes.posts)"} if "posts" in includes else set()
-    if "meta" not in body:
-        missing.add("meta")
-    users = {u.get("id"): u for u in includes.get("users") or []}
-    if data and not users:
-        missing.add("includes.users")
-    if missing:
-        _unusable(endpoint, missing, data[0] if data else body)
-    _check_users(endpoint, list(users.values()))
-    authors = {uid: _author(u) for uid, u in users.items()}
-    media = {m["media_key"]: _media(m) for m in includes.get("media") or [] if "media_key" in m}
-    tweets = []
-    for raw in data:
-        if raw["author_id"] in authors:
-            tweets.append(_tweet(raw, authors, media))
-        else:  # one odd tweet must not stop every later poll; X sends its author unless it is gone
-            log.warning(kv("x.tweet_skipped", endpoint=endpoint, tweet=raw["id"], reason="author not included"))
-    return tweets
-
-
-def _tweet(raw: dict[str, Any], authors: Mapping[str, Author], media: Mapping[str, Media]) -> Tweet:
-    refs = {r.get("type"): TweetId(r["id"]) for r in raw.get("referenced_tweets") or [] if "id" in r}
-    keys = (raw.get("attachments") or {}).get("media_keys") or []
-    mentions = (raw.get("entities") or {}).get("mentions") or []
-    return Tweet(
-        id=TweetId(raw["id"]),
-        text=html.unescape(raw["text"]),  # X sends &, < and > as HTML entities
-        author=authors[raw["author_id"]],
-        conversation_id=TweetId(raw["conversation_id"]),
-        replied_to=refs.get("replied_to"),
-        quoted=refs.get("quoted"),
-        retweeted=refs.get("retweeted"),
-        lang=raw.get("lang"),
-        created_at=raw.get("created_at"),
-        media=tuple(media[k] for k in keys if k in media),
-        mentions=tuple(m["username"].lower() for m in mentions if "username" in m),
-    )
-
-
-_LEADING_HANDLES = re.compile(r"^(?:@\w{1,15} )+")
-
-
-def _comparable(text: str) -> str:
-    """What X leaves of a tweet's text, for comparing what the bridge sent with what X sends back:
-    NFC, each URL (X wraps them in t.co links) one placeholder, whitespace runs one space, and no
-    leading @handles (X may write the replied-to user's handle in front of a reply). Callers undo
-    X's HTML escaping first (:func:`_tweet` does)."""
-    text = unicodedata.normalize("NFC", text)
-    for url in reversed(extract_urls_with_indices(text)):
-        start, end = url["indices"]
-        text = f"{text[:start]}\x00{text[end:]}"
-    return _LEADING_HANDLES.sub("", " ".join(text.split()))
-
-
-def _check_users(endpoint: str, users: list[dict[str, Any]]) -> None:
-    missing = {f"users[].{k}" for u in users for k in ("id", "username", "name") if k not in u}
-    missing |= {"users[].public_metrics.followers_count" for u in users
-                if "followers_count" not in (u.get("public_metrics") or {})}
-    if missing:
-        _unusable(endpoint, missing, users[0] if users else {})
-
-
-def _author(user: dict[str, Any]) -> Author:
-    return Author(id=UserId(user["id"]), username=user["username"], name=user["name"],
-                  followers=int(user["public_metrics"]["followers_count"]),
-                  profile_image_url=user.get("profile_image_url"))
-
-
-def _media(m: dict[str, Any]) -> Media:
-    return Media(key=m["media_key"], type=m.get("type", "photo"),
-                 url=m.get("url") or m.get("preview_image_url"), alt_text=m.get("alt_text"))
-
-
-def _error_from_partial(errors: list[Any]) -> XError:
-    first = errors[0] if errors and isinstance(errors[0], dict) else {}
-    return XRefused(f"X refused: {first.get('detail') or first.get('title') or 'an error without detail'}")
-
-
-def _unusable(endpoint: str, missing: set[str], sample: Mapping[str, Any]) -> NoReturn:
-    log.error(kv("x.response_unusable", endpoint=endpoint, missing=",".join(sorted(missing)),
-                 keys=",".join(sorted(sample)), hint="X changed its wire format (a Tweet->Post rename as in "
-                 "OpenAPI 2.167?); bridge/x/client.py must follow"))
-    fields = ", ".join(sorted(missing))
-    raise XUnavailable(f"X answered {endpoint} without fields the bridge needs ({fields}); an operator "
-                       "must update the bridge")
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None

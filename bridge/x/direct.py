@@ -1,8 +1,8 @@
 """The X adapter's direct-message half: read the brand's DM events, send a DM, find one already sent.
 
-Beside :mod:`bridge.x.client`, whose session, errors and checks it uses: the field names of X's DM
-events live here. A DM is handed to the core as a :class:`~bridge.core.models.Tweet` with ``direct=True``
-(its id the DM event's id). https://docs.x.com/x-api/direct-messages/lookup/introduction
+Beside :mod:`bridge.x.client`, whose session and errors it uses, and :mod:`bridge.x.wire`, whose checks
+it uses: the field names of X's DM events live here. A DM is handed to the core as a
+:class:`~bridge.core.models.Tweet` with ``direct=True`` (its id the DM event's id). https://docs.x.com/x-api/direct-messages/lookup/introduction
 """
 
 from __future__ import annotations
@@ -14,17 +14,9 @@ from typing import Any
 
 from bridge.core.log import kv
 from bridge.core.models import Tweet, TweetId, UserId
-from bridge.x.client import (
-    FIELDS,
-    RateBudget,
-    XClient,
-    XError,
-    _author,
-    _check_users,
-    _comparable,
-    _json,
-    _unusable,
-)
+from bridge.x.client import RateBudget, XClient
+from bridge.x.errors import XError
+from bridge.x.wire import FIELDS, author_of, check_users, comparable, json_body, unusable
 
 log = logging.getLogger(__name__)
 
@@ -56,20 +48,20 @@ class XDirect:
     def events(self, token: str | None = None, participant: UserId | None = None) -> DmPage:
         """One page of the brand's DMs (or of its conversation with ``participant``), newest first."""
         endpoint = "GET /2/dm_conversations/with/:participant_id/dm_events" if participant else "GET /2/dm_events"
-        response = self.x._call(endpoint, self.x._client.get_direct_message_events, participant_id=participant,
-                                pagination_token=token, user_auth=True, **DM_FIELDS)
-        body = _json(response, endpoint)
+        response = self.x.call(endpoint, "get_direct_message_events", participant_id=participant,
+                               pagination_token=token, user_auth=True, **DM_FIELDS)
+        body = json_body(response, endpoint)
         return DmPage(_messages(endpoint, body), (body.get("meta") or {}).get("next_token"),
                       RateBudget.from_headers(response.headers))
 
     def send(self, participant: UserId, text: str) -> TweetId:
         """Send ``text`` to ``participant``; the new DM event's id."""
         endpoint = "POST /2/dm_conversations/with/:participant_id/messages"
-        response = self.x._call(endpoint, self.x._client.create_direct_message, participant_id=participant,
-                                text=text, user_auth=True)
-        data = _json(response, endpoint).get("data") or {}
+        response = self.x.call(endpoint, "create_direct_message", participant_id=participant,
+                               text=text, user_auth=True)
+        data = json_body(response, endpoint).get("data") or {}
         if not isinstance(data.get("dm_event_id"), str):
-            _unusable(endpoint, {"data.dm_event_id"}, data)
+            unusable(endpoint, {"data.dm_event_id"}, data)
         return TweetId(data["dm_event_id"])
 
     def find_sent(self, brand: UserId, participant: UserId, text: str, since: float) -> TweetId | None:
@@ -78,11 +70,11 @@ class XDirect:
         Like :meth:`XClient.find_reply` for tweets: X takes no idempotency key, so a send whose answer
         was lost is looked for here before it is sent again.
         """
-        wanted, token = _comparable(text), None
+        wanted, token = comparable(text), None
         for _ in range(LOOKUP_PAGES):
             page = self.events(token, participant=participant)
             for m in page.messages:
-                if m.author.id == brand and _comparable(m.text) == wanted and _after(m.created_at, since):
+                if m.author.id == brand and comparable(m.text) == wanted and _after(m.created_at, since):
                     return m.id
             token = page.next_token
             if not token:
@@ -97,14 +89,14 @@ def _messages(endpoint: str, body: dict[str, Any]) -> list[Tweet]:
     users = {u.get("id"): u for u in (body.get("includes") or {}).get("users") or []}
     missing = {f"data[].{k}" for raw in data for k in ("id", "text", "sender_id", "dm_conversation_id") if k not in raw}
     if missing or (data and not users):
-        _unusable(endpoint, missing or {"includes.users"}, data[0])
-    _check_users(endpoint, list(users.values()))
+        unusable(endpoint, missing or {"includes.users"}, data[0])
+    check_users(endpoint, list(users.values()))
     messages = []
     for raw in data:
         if raw["sender_id"] not in users:  # X sends every sender unless the account is gone
             log.warning(kv("x.dm_skipped", endpoint=endpoint, dm=raw["id"], reason="sender not included"))
             continue
-        messages.append(Tweet(id=TweetId(raw["id"]), text=raw["text"], author=_author(users[raw["sender_id"]]),
+        messages.append(Tweet(id=TweetId(raw["id"]), text=raw["text"], author=author_of(users[raw["sender_id"]]),
                               conversation_id=TweetId(raw["dm_conversation_id"]), created_at=raw.get("created_at"),
                               direct=True))
     return messages

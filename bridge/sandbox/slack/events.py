@@ -1,6 +1,6 @@
 """Slack's side of the Events API for the emulator: event payloads, the wrapper, signing, HTTP POST.
 
-Shapes follow Slack's docs and the AsyncAPI spec in /work/shared/reference/slack-specs:
+Shapes follow Slack's docs and the AsyncAPI spec in tests/reference/slack-specs:
 - wrapper: https://docs.slack.dev/apis/events-api/#callback-field (``authed_users`` is deprecated but
   still sent with a single entry, https://docs.slack.dev/changelog/2020-09-15-events-api-truncate-authed-users)
 - signing: https://docs.slack.dev/authentication/verifying-requests-from-slack

@@ -1,7 +1,7 @@
 """Files in the Slack emulator: a person shares files in a message, the app downloads them.
 
 A shared file is a message with subtype ``file_share`` whose ``files`` are file objects (the
-``objs_file`` shape of the Web API OpenAPI in /work/shared/reference/slack-specs). Their
+``objs_file`` shape of the Web API OpenAPI in tests/reference/slack-specs). Their
 ``url_private_download`` points at this emulator's own host, which serves the bytes to a request
 with ``Authorization: Bearer <bot token>`` (https://docs.slack.dev/messaging/working-with-files#authenticating);
 without it Slack answers 200 with its HTML sign-in page, and so does the emulator.

@@ -3,7 +3,7 @@
 ``params`` are the request's arguments as slack_sdk sends them (form fields are strings, JSON bodies keep
 their types); ``events`` are the events Slack would send the app about the change (delivered only when
 the emulator echoes the bot's own actions). Errors raise :class:`ApiError`. Argument and error names
-are those of https://docs.slack.dev/reference/methods/ (and the 2021 OpenAPI spec in shared/reference).
+are those of https://docs.slack.dev/reference/methods/ (and the 2021 OpenAPI spec in tests/reference/slack-specs).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A Slack emulator on localhost: the Web API, the Events API's sending side, and Socket Mode.
 
 The bridge's real ``slack_sdk.WebClient(base_url=emu.url)`` and real Bolt app talk to it unchanged.
-Wire formats follow Slack's docs and the specs in /work/shared/reference/slack-specs; what the
+Wire formats follow Slack's docs and the specs in tests/reference/slack-specs; what the
 emulator decides on its own (e.g. ``thread_not_found`` for an unknown ``thread_ts``) is commented.
 
     with SlackEmulator(channels=("C0GENERAL1",)) as emu:

@@ -7,7 +7,7 @@ The bridge's real ``XClient`` (real tweepy, real OAuth 1.0a signatures) talks to
 (``x_dms.py``), keeps X's rate-limit budgets, and refuses what X refuses.
 A tweet created with ``POST /2/tweets`` is stored as X stores it (NFC, trimmed, URLs wrapped in t.co
 links); ``add_tweet`` takes its text as already stored. Shapes follow the OpenAPI document 2.162 in
-/work/shared/reference; ``/_emulator/`` is not X: it lets a person or another process add tweets and
+tests/reference/; ``/_emulator/`` is not X: it lets a person or another process add tweets and
 read what the brand posted.
 
     with XEmulator(brand_username="Telekom_hilft") as x:

@@ -1,6 +1,6 @@
 """The X emulator's vocabulary: field names, problem bodies, query parameters and search syntax.
 
-Names and shapes follow the X API v2 OpenAPI document 2.162 (``/work/shared/reference``) and
+Names and shapes follow the X API v2 OpenAPI document 2.162 (``tests/reference/``) and
 https://docs.x.com/x-api/fundamentals/response-codes-and-errors. Plain functions, no state.
 """
 
