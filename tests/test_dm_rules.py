@@ -81,7 +81,7 @@ def test_a_dm_backlog_past_the_page_bound_is_read_on_at_the_next_poll(
     from bridge.core.settings import Environment
     from bridge.intake import dms as dms_module
     from bridge.x.client import XClient
-    from bridge.x.direct import DM_FIELDS
+    from bridge.x.direct import DM_FIELDS, XDirect
     from tests import harness
 
     monkeypatch.setitem(DM_FIELDS, "max_results", 2)
@@ -91,7 +91,7 @@ def test_a_dm_backlog_past_the_page_bound_is_read_on_at_the_next_poll(
     x = XClient(Environment(x_api_key=keys["consumer_key"], x_api_secret=keys["consumer_secret"],
                             x_access_token=keys["access_token"], x_access_token_secret=keys["access_token_secret"],
                             x_api_url=x_emu.url))
-    poller = dms_module.DmPoller(x, store, settings, x.me())
+    poller = dms_module.DmPoller(XDirect(x), store, settings, x.me())
 
     old = [x_emu.dms.send(f"old {i}", author=f"old_{i}") for i in range(3)]
     poller.poll_now()  # DMs just switched on: the newest page only

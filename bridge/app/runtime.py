@@ -20,19 +20,11 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
 from bridge.app.web import WebApp, server
+from bridge.app.wiring import desk_for, job_handlers
 from bridge.core.log import kv
 from bridge.core.models import Author, UserId
 from bridge.core.settings import Environment, Settings, SettingsError
-from bridge.desk.desk import Desk
-from bridge.desk.roles import Roles
-from bridge.desk.saved_reply_modal import SavedReplySending
-from bridge.effects.clock_jobs import ClockJobs
-from bridge.effects.dms import DmJobs
-from bridge.effects.edits import EditJobs
 from bridge.effects.media_upload import ReplyMedia
-from bridge.effects.moves import CaseMoves
-from bridge.effects.replies import XReplies
-from bridge.effects.slack_posts import SlackPosting
 from bridge.intake.clock import ClockLoop
 from bridge.intake.deletions import DeletionWatch
 from bridge.intake.dms import DmPoller
@@ -43,6 +35,7 @@ from bridge.storage.lanes import LaneWorker
 from bridge.storage.loops import REDIS_ERRORS
 from bridge.storage.store import Store
 from bridge.x.client import XAuthError, XClient, XError, backoff
+from bridge.x.direct import XDirect
 from bridge.x.media import XMedia
 
 if TYPE_CHECKING:
@@ -76,6 +69,10 @@ class Runtime:
     def x(self) -> XClient:
         # 100 pages of 100: a backlog after an outage is read whole, so it is posted in order.
         return XClient(self.env, max_pages=100, dry_run=self.settings.x.dry_run)
+
+    @cached_property
+    def direct(self) -> XDirect:
+        return XDirect(self.x)
 
     def require(self, slack: bool = False, x: bool = False) -> None:
         missing = []
@@ -126,8 +123,7 @@ class Runtime:
         if self.listeners is None:
             raise SettingsError("web: no Slack listeners were given (python -m bridge gives handlers.register_all)")
 
-        roles = Roles(self.settings, self.slack, self.redis, self.store.p)
-        desk = Desk(self.store, self.settings, roles, self.slack)
+        desk = desk_for(self.store, self.settings, self.slack)
         attempt = 0
         while True:  # not serving (nor healthy) until Slack has answered auth.test
             attempt += 1
@@ -172,15 +168,8 @@ class Runtime:
         if not self.env.slack_bot_token:
             raise SettingsError("environment: missing SLACK_BOT_TOKEN")
         brand = self._brand_when_reachable(stop)
-        posting = SlackPosting(self.store, self.slack, self.settings, brand)
         media = ReplyMedia(self.redis, self.store.p, XMedia(self.x), self.env, self.settings)
-        replies = XReplies(self.store, self.x, self.slack, self.settings, brand.username, media)
-        desk = Desk(self.store, self.settings, Roles(self.settings, self.slack, self.redis, self.store.p), self.slack)
-        clock = ClockJobs(self.store, self.slack, self.settings, brand, posting, replies)
-        handlers = {**posting.handlers(), **replies.handlers(), **SavedReplySending(posting, desk).handlers(),
-                    **clock.handlers(), **CaseMoves(posting).handlers(),
-                    **EditJobs(self.store, self.x, self.settings, brand.username).handlers(),
-                    **DmJobs(self.store, self.x, self.settings, brand, replies).handlers()}
+        handlers = job_handlers(self.store, self.settings, brand, self.slack, self.x, self.direct, media)
         threads = []
         revive = None if self.env.redis_url else (lambda: ensure_embedded(self.env.bridge_data_dir))
         pollers = [Poller("mentions", lambda since, until: self.x.mentions(brand.id, since, until), self.store,
@@ -189,7 +178,7 @@ class Runtime:
             pollers.append(Poller(search_source(query), lambda since, until, q=query: self.x.search(q, since, until),
                                   self.store, self.settings, brand, answerable_by_source=False, revive=revive))
         if self.settings.dm.enabled:
-            pollers.append(DmPoller(self.x, self.store, self.settings, brand, revive=revive))
+            pollers.append(DmPoller(self.direct, self.store, self.settings, brand, revive=revive))
         for poller in pollers:
             threads.append(threading.Thread(target=poller.run, args=(stop,), name=f"poll-{poller.source}"))
         threads.append(threading.Thread(target=ClockLoop(self.store, self.settings, revive).run, args=(stop,),

@@ -19,14 +19,14 @@ from bridge.desk.dm_replies import DmDesk
 from bridge.desk.parents import Parents
 from bridge.desk.roles import Roles
 from bridge.effects.jobs import ephemeral_job, react_job, update_job
-from bridge.slack.client import SlackSide
+from bridge.slack.port import SlackPort
 from bridge.storage.store import Store
 
 log = logging.getLogger(__name__)
 
 
 class Desk:
-    def __init__(self, store: Store, settings: Settings, roles: Roles, slack: SlackSide) -> None:
+    def __init__(self, store: Store, settings: Settings, roles: Roles, slack: SlackPort) -> None:
         self.store = store
         self.settings = settings
         self.roles = roles

@@ -22,7 +22,8 @@ from bridge.core.models import Case, CaseId
 from bridge.core.settings import Settings
 from bridge.desk.roles import Roles
 from bridge.effects.jobs import ephemeral_job
-from bridge.slack.client import SlackError, SlackSide
+from bridge.slack.client import SlackError
+from bridge.slack.port import SlackPort
 from bridge.storage.scripts import HANDOVER, MOVE
 from bridge.storage.store import EVENT_TTL, Store
 
@@ -42,7 +43,7 @@ def _plain(text: str) -> dict[str, Any]:
 class CaseActions:
     """What the parent's buttons and their modals do. Called from ``handlers/case_actions.py``."""
 
-    def __init__(self, store: Store, settings: Settings, roles: Roles, slack: SlackSide) -> None:
+    def __init__(self, store: Store, settings: Settings, roles: Roles, slack: SlackPort) -> None:
         self.store = store
         self.settings = settings
         self.roles = roles

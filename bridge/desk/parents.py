@@ -6,7 +6,8 @@ import logging
 
 from bridge.core.log import kv
 from bridge.core.models import Case, CaseId, ChannelId, SlackTs
-from bridge.slack.client import SlackError, SlackSide
+from bridge.slack.client import SlackError
+from bridge.slack.port import SlackPort
 from bridge.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -15,7 +16,7 @@ NOT_A_CASE_TTL = 600  # a message known not to be a parent is not looked up agai
 
 
 class Parents:
-    def __init__(self, store: Store, slack: SlackSide, channels: set[str]) -> None:
+    def __init__(self, store: Store, slack: SlackPort, channels: set[str]) -> None:
         self.store = store
         self.slack = slack
         self.channels = channels  # the desk's channels: a message elsewhere is never a case's parent

@@ -9,7 +9,8 @@ import redis
 from bridge.core.log import kv
 from bridge.core.rules import is_agent
 from bridge.core.settings import Settings
-from bridge.slack.client import SlackError, SlackSide
+from bridge.slack.client import SlackError
+from bridge.slack.port import SlackPort
 from bridge.storage.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ ROLE_CACHE_TTL = 300  # seconds a Slack look-up (group members, workspace admin)
 class Roles:
     """Who is an agent and who is an admin, with Slack look-ups cached in Redis for a few minutes."""
 
-    def __init__(self, settings: Settings, slack: SlackSide, r: redis.Redis, prefix: str) -> None:
+    def __init__(self, settings: Settings, slack: SlackPort, r: redis.Redis, prefix: str) -> None:
         self.settings = settings
         self.slack = slack
         self.r = r

@@ -188,6 +188,8 @@ class SavedReplySending:
             return Done({"skipped": "not the claimer"},
                         [ephemeral_job(job["channel"], job["user"], why, job["thread_ts"])])
         shown = f"<@{job['user']}> sent the saved reply `{job['name']}`:\n{escape_mrkdwn(text)}"
+        # Posted here, under this job's own id, not queued as a notice_job: the thread message must
+        # exist (its ts) before the reply rules below can take it, and a retry must find it, not repost.
         posted = self.posting.notice({"id": job["id"], "kind": "notice", "case": job["case"], "text": shown})
         ts = posted.result["ts"]
         # The text as Slack puts a typed message on the wire (&, < and > escaped), so that the reply

@@ -14,7 +14,8 @@ from datetime import datetime
 from bridge.core.log import kv
 from bridge.core.models import Case, CaseId, CaseStatus, Tweet
 from bridge.slack.blocks import Block, block_id, case_actions_block, history_block
-from bridge.slack.client import SlackError, SlackSide
+from bridge.slack.client import SlackError
+from bridge.slack.port import SlackPort
 from bridge.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ PERMALINK_TTL = 30 * 24 * 3600
 
 
 class CaseHistory:
-    def __init__(self, store: Store, slack: SlackSide) -> None:
+    def __init__(self, store: Store, slack: SlackPort) -> None:
         self.store = store
         self.slack = slack
 

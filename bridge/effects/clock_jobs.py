@@ -19,7 +19,7 @@ from bridge.effects.jobs import notice_job, retry_if_later
 from bridge.effects.replies import XReplies
 from bridge.effects.slack_posts import SLACK_PACE, SlackPosting, slack_call
 from bridge.slack.blocks import notice_blocks
-from bridge.slack.client import SlackSide
+from bridge.slack.port import SlackPort
 from bridge.storage.lanes import Done
 from bridge.storage.store import Store
 from bridge.x.client import XError
@@ -43,7 +43,7 @@ def _ping(setting: str) -> str:
 class ClockJobs:
     """The jobs the clock and the closed desk queue: auto-reply, opening summary, reminders."""
 
-    def __init__(self, store: Store, slack: SlackSide, settings: Settings, brand: Author,
+    def __init__(self, store: Store, slack: SlackPort, settings: Settings, brand: Author,
                  posting: SlackPosting, replies: XReplies) -> None:
         self.store = store
         self.slack = slack

@@ -21,8 +21,8 @@ from bridge.effects.replies import XReplies
 from bridge.storage.dms import DmStore
 from bridge.storage.lanes import Attempts, Done
 from bridge.storage.store import Store
-from bridge.x.client import RateLimited, XClient, XError, XUnavailable
-from bridge.x.direct import XDirect
+from bridge.x.client import RateLimited, XError, XUnavailable
+from bridge.x.port import DirectPort
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +33,11 @@ class _Missing(dict):
 
 
 class DmJobs:
-    def __init__(self, store: Store, x: XClient, settings: Settings, brand: Author, replies: XReplies) -> None:
+    def __init__(self, store: Store, direct: DirectPort, settings: Settings, brand: Author, replies: XReplies,
+                 ) -> None:
         self.store = store
         self.dms = DmStore(store)
-        self.direct = XDirect(x)
+        self.direct = direct
         self.settings = settings
         self.brand = brand
         self.replies = replies  # its tweet_once tweets the ask exactly once

@@ -14,7 +14,8 @@ from bridge.core.settings import Settings
 from bridge.effects.jobs import notice_job, retry_if_later
 from bridge.storage.lanes import Done
 from bridge.storage.store import Store
-from bridge.x.client import XClient, XError
+from bridge.x.client import XError
+from bridge.x.port import XPort
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ KEEP = 14 * 24 * 3600  # as long as a reply job's record of its tweets
 class EditJobs:
     """The ``unsend`` job: delete a reply's tweets on X (or say they stay), then tell the thread."""
 
-    def __init__(self, store: Store, x: XClient, settings: Settings, brand_username: str) -> None:
+    def __init__(self, store: Store, x: XPort, settings: Settings, brand_username: str) -> None:
         self.store = store
         self.x = x
         self.settings = settings

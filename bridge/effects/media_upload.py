@@ -23,7 +23,8 @@ from bridge.storage.keys import Keys
 from bridge.storage.lanes import Retry
 from bridge.x.client import backoff
 from bridge.x.errors import XError
-from bridge.x.media import Uploaded, XMedia
+from bridge.x.media import Uploaded
+from bridge.x.port import MediaPort
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class MediaFailed(Exception):
 
 
 class ReplyMedia:
-    def __init__(self, r: redis.Redis, prefix: str, media: XMedia, env: Environment, settings: Settings) -> None:
+    def __init__(self, r: redis.Redis, prefix: str, media: MediaPort, env: Environment, settings: Settings) -> None:
         self.r = r
         self.keys = Keys(prefix)
         self.media = media

@@ -21,10 +21,12 @@ from bridge.core.tweet_text import EmptyReply, ReplyTooLong
 from bridge.effects.jobs import cancelled, mark_gone, notice_job, react_job, retry_if_later
 from bridge.effects.media_upload import MediaFailed, ReplyMedia
 from bridge.effects.slack_posts import job_error
-from bridge.slack.client import SlackError, SlackSide
+from bridge.slack.client import SlackError
+from bridge.slack.port import SlackPort
 from bridge.storage.lanes import Attempts, Done, Retry
 from bridge.storage.store import Store
-from bridge.x.client import RateLimited, TweetGone, XClient, XError, XUnavailable
+from bridge.x.client import RateLimited, TweetGone, XError, XUnavailable
+from bridge.x.port import XPort
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 class XReplies:
     """The jobs of the Slack-to-X direction: tweet a reply, react, answer ephemerally."""
 
-    def __init__(self, store: Store, x: XClient, slack: SlackSide, settings: Settings, brand_username: str,
+    def __init__(self, store: Store, x: XPort, slack: SlackPort, settings: Settings, brand_username: str,
                  media: ReplyMedia | None = None):
         self.store = store
         self.media = media  # uploads a reply's files (bridge/effects/media_upload.py)

@@ -17,7 +17,8 @@ from bridge.core.models import Author, Case, CaseId, ChannelId, TweetId
 from bridge.core.settings import Settings
 from bridge.effects.case_history import CaseHistory
 from bridge.slack.blocks import followup_blocks, notice_blocks, parent_blocks
-from bridge.slack.client import SlackError, SlackSide
+from bridge.slack.client import SlackError
+from bridge.slack.port import SlackPort
 from bridge.storage.lanes import Attempts, Done, PermanentFailure, Retry
 from bridge.storage.store import Store
 
@@ -48,7 +49,7 @@ def slack_call(call: Callable[[], Any]) -> Any:
 class SlackPosting:
     """The jobs that show cases in Slack: parents, follow-ups, notices, parent updates."""
 
-    def __init__(self, store: Store, slack: SlackSide, settings: Settings, brand: Author) -> None:
+    def __init__(self, store: Store, slack: SlackPort, settings: Settings, brand: Author) -> None:
         self.store = store
         self.slack = slack
         self.settings = settings

@@ -19,7 +19,8 @@ from bridge.core.models import CaseId, CaseStatus, TweetId
 from bridge.effects.jobs import mark_gone
 from bridge.storage.loops import run_loop
 from bridge.storage.store import CUSTOMER_DELETED, Store
-from bridge.x.client import XClient, XError
+from bridge.x.client import XError
+from bridge.x.port import XPort
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ BATCH = 100  # ids per lookup, X's maximum
 class DeletionWatch:
     """Looks up the latest customer tweet of the open cases and marks those X no longer shows."""
 
-    def __init__(self, store: Store, x: XClient, interval: float | None = None,
+    def __init__(self, store: Store, x: XPort, interval: float | None = None,
                  revive: Callable[[], object] | None = None) -> None:
         self.store = store
         self.x = x

@@ -15,13 +15,17 @@ from bridge.core.settings import Settings
 from bridge.intake.mentions import Poller
 from bridge.storage.dms import DmStore
 from bridge.storage.store import Outcome, Store
-from bridge.x.client import XClient, XError, next_poll_delay
-from bridge.x.direct import XDirect
+from bridge.x.client import Fetch, XError, next_poll_delay
+from bridge.x.port import DirectPort
 
 log = logging.getLogger(__name__)
 
 SOURCE = "dms"
 MAX_PAGES = 3  # per poll: each page is one of the 15 requests X allows in 15 minutes
+
+def _no_timeline(since: TweetId | None, until: TweetId | None) -> Fetch:
+    raise TypeError("DMs are read by pages of events, not by since_id: DmPoller.poll_now does not fetch")
+
 
 class DmPoller(Poller):
     """Reads ``GET /2/dm_events`` into cases as often as [dm] min_poll_interval and X's budget allow.
@@ -33,11 +37,11 @@ class DmPoller(Poller):
     the newest page is read: older DMs are not imported.
     """
 
-    def __init__(self, x: XClient, store: Store, settings: Settings, brand: Author,
+    def __init__(self, direct: DirectPort, store: Store, settings: Settings, brand: Author,
                  revive: Callable[[], object] | None = None) -> None:
         # Poller's fetch reads timelines by since_id; this poller reads DM pages with self.direct instead.
-        super().__init__(SOURCE, x.mentions, store, settings, brand, answerable_by_source=True, revive=revive)
-        self.direct = XDirect(x)
+        super().__init__(SOURCE, _no_timeline, store, settings, brand, answerable_by_source=True, revive=revive)
+        self.direct = direct
         self.dms = DmStore(store)
 
     def run(self, stop: threading.Event) -> None:

@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from referencing import Registry
-from referencing.jsonschema import DRAFT4
 
 from bridge.sandbox.x.server import XEmulator
 from bridge.x.direct import DM_FIELDS
-from tests.test_x_emulator_spec import KEYS, OPENAPI, check_problem, rate_headers, signed, validate
+from tests.x_emulator.contract import check_problem, rate_headers, signed, validate
 
 # What XClient asks for, by X's parameter names.
 BRIDGE_QUERY = {name.removesuffix("_fields") + ".fields" if name.endswith("_fields") else name:
                 ",".join(v) if isinstance(v, list) else str(v) for name, v in DM_FIELDS.items()}
-
-
-@pytest.fixture
-def emu() -> Iterator[XEmulator]:
-    with XEmulator(window_seconds=60, **KEYS) as x:
-        yield x
-
-
-@pytest.fixture(scope="module")
-def spec() -> dict[str, Any]:
-    return json.loads(OPENAPI.read_text())
-
-
-@pytest.fixture(scope="module")
-def registry(spec: dict[str, Any]) -> Registry:
-    return Registry().with_resource("urn:x-openapi", DRAFT4.create_resource(spec))
 
 
 def check_events(registry: Registry, spec: dict[str, Any], name: str, body: dict[str, Any]) -> None:

@@ -20,10 +20,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 from requests_oauthlib import OAuth1
 
-from tests import test_x_emulator_spec as base
-from tests.test_x_emulator_spec import CANONICAL, check, check_problem, send, signed
-
-spec, registry, emu = base.spec, base.registry, base.emu  # the same fixtures
+from tests.x_emulator.contract import CANONICAL, check, check_problem, send, signed
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 MP4 = struct.pack(">I", 24) + b"ftypmp42" + b"\x00" * 200

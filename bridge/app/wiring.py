@@ -1,0 +1,42 @@
+"""The parts of a desk, put together the same way for every process and for the tests' in-memory X and Slack.
+
+:func:`desk_for` builds what Slack's listeners call; :func:`job_handlers` maps every outbox job kind to
+the effect that does it. Both take the ports, so what a test runs against fakes is what production runs.
+"""
+
+from __future__ import annotations
+
+from bridge.core.models import Author
+from bridge.core.settings import Settings
+from bridge.desk.desk import Desk
+from bridge.desk.roles import Roles
+from bridge.desk.saved_reply_modal import SavedReplySending
+from bridge.effects.clock_jobs import ClockJobs
+from bridge.effects.dms import DmJobs
+from bridge.effects.edits import EditJobs
+from bridge.effects.media_upload import ReplyMedia
+from bridge.effects.moves import CaseMoves
+from bridge.effects.replies import XReplies
+from bridge.effects.slack_posts import SlackPosting
+from bridge.slack.port import SlackPort
+from bridge.storage.lanes import Handler
+from bridge.storage.store import Store
+from bridge.x.port import DirectPort, XPort
+
+
+def desk_for(store: Store, settings: Settings, slack: SlackPort) -> Desk:
+    """The desk Slack's listeners call: claims, thread messages, edits, hand-over, moves."""
+    return Desk(store, settings, Roles(settings, slack, store.r, store.p), slack)
+
+
+def job_handlers(store: Store, settings: Settings, brand: Author, slack: SlackPort, x: XPort,
+                 direct: DirectPort, media: ReplyMedia | None = None) -> dict[str, Handler]:
+    """Every outbox job kind and the effect that does it."""
+    posting = SlackPosting(store, slack, settings, brand)
+    replies = XReplies(store, x, slack, settings, brand.username, media)
+    clock = ClockJobs(store, slack, settings, brand, posting, replies)
+    return {**posting.handlers(), **replies.handlers(),
+            **SavedReplySending(posting, desk_for(store, settings, slack)).handlers(),
+            **clock.handlers(), **CaseMoves(posting).handlers(),
+            **EditJobs(store, x, settings, brand.username).handlers(),
+            **DmJobs(store, direct, settings, brand, replies).handlers()}
