@@ -176,6 +176,7 @@ class FakeX:
     deleted: list[TweetId] = field(default_factory=list)
     failures: deque[XError] = field(default_factory=deque)
     lost_answers: int = 0  # the next writes land on X, but their answer never reaches the bridge
+    while_posting: Callable[[str], None] | None = None  # runs while X holds a tweet's request, with its text
     calls: list[str] = field(default_factory=list)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1_800_000_000_000_000_001))
 
@@ -217,6 +218,8 @@ class FakeX:
             raise self.failures.popleft()
         if in_reply_to not in self.tweets:
             raise TweetGone("the tweet this replies to was deleted")
+        if self.while_posting:
+            self.while_posting(text)
         tweet_id = TweetId(str(next(self._ids)))
         self.replies.append((tweet_id, text, in_reply_to))
         self.tweets[tweet_id] = Tweet(tweet_id, text, self.brand, replied_to=in_reply_to)

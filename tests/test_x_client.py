@@ -54,6 +54,18 @@ def client(make_client: Callable[..., XClient]) -> XClient:
     return make_client()
 
 
+def test_the_client_signs_for_the_host_it_sends_to(make_client: Callable[..., XClient], emu: XEmulator) -> None:
+    # X verifies OAuth 1.0a against the URL it received: signing for api.twitter.com and sending to
+    # another host (X_API_URL=https://api.x.com, a proxy) is refused. Here the other host is "localhost".
+    other_host = emu.url.replace("127.0.0.1", "localhost")
+    client = make_client(url=other_host)
+    assert client.me().username == "Telekom_hilft"
+    customer = emu.add_tweet("@Telekom_hilft help", "kunde_klaus")
+    reply = client.post_reply("On it ^AN", TweetId(customer))
+    assert [(p["id"], p["text"]) for p in emu.posted] == [(reply, "On it ^AN")]
+    assert client.find_reply(TweetId(customer), "On it ^AN") == reply
+
+
 def test_me_is_the_brand_account(client: XClient, emu: XEmulator) -> None:
     me = client.me()
     assert (me.id, me.username, me.name) == (emu.brand_id, "Telekom_hilft", "Telekom hilft")

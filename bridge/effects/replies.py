@@ -74,8 +74,16 @@ class XReplies:
             part = parts[index]
             if cancelled(self.store, job, index):  # deleted in Slack: its unsend job tells the thread
                 return Done({"cancelled": True, "tweets": sent})
+            withdrawn = bool(self.store.r.exists(self.store.keys.cancel(job["id"])))
             try:
-                tweet_id = self.tweet_once(job, index, part, in_reply_to, media_ids if index == 0 else [])
+                if withdrawn:  # and an attempt of this part may have landed: look for it, never send it again
+                    found = self.earlier_attempt(job, index, part, in_reply_to)
+                    if found is None:
+                        log.info(kv("reply.withdrawn", case=case.id, ts=ts, part=index + 1, parts_sent=len(sent)))
+                        return Done({"cancelled": True, "tweets": sent})
+                    tweet_id = found
+                else:
+                    tweet_id = self.tweet_once(job, index, part, in_reply_to, media_ids if index == 0 else [])
             except XError as exc:
                 try:
                     retry_if_later(exc, attempt=len(sent) + 1)
@@ -120,15 +128,12 @@ class XReplies:
         is lost. The first attempt leaves a mark; a later one first looks on the brand's timeline for
         its reply to ``in_reply_to`` with this text, and records that instead of tweeting again.
         """
+        found = self.earlier_attempt(job, index, text, in_reply_to)
+        if found:
+            return found
         attempts = Attempts(self.store.r, self.store.keys.attempt(job['id'], index))
-        if attempts.before() is not None:
-            asked = attempts.request(text=text, in_reply_to=in_reply_to)
-            text, in_reply_to = asked["text"], TweetId(asked["in_reply_to"])
-            found = self.x.find_reply(in_reply_to, text)
-            if found:
-                log.info(kv("reply.reconciled", job=job["id"], part=index + 1, tweet=found))
-                attempts.answered()
-                return found
+        asked = attempts.request(text=text, in_reply_to=in_reply_to)  # a retry repeats the first request
+        text, in_reply_to = asked["text"], TweetId(asked["in_reply_to"])
         attempts.sending(None, text=text, in_reply_to=in_reply_to)
         try:
             tweet_id = self.x.post_reply(text, in_reply_to, media_ids)
@@ -139,6 +144,18 @@ class XReplies:
         attempts.answered()
         crash.point("x.after_tweet")
         return tweet_id
+
+    def earlier_attempt(self, job: dict, index: int, text: str, in_reply_to: TweetId) -> TweetId | None:
+        """The tweet an earlier attempt of this part made, if X has it (Retry while one may still land)."""
+        attempts = Attempts(self.store.r, self.store.keys.attempt(job['id'], index))
+        if attempts.before() is None:
+            return None
+        asked = attempts.request(text=text, in_reply_to=in_reply_to)
+        found = self.x.find_reply(TweetId(asked["in_reply_to"]), asked["text"])
+        if found:
+            log.info(kv("reply.reconciled", job=job["id"], part=index + 1, tweet=found))
+            attempts.answered()
+        return found
 
     def _failed(self, case: Case, job: dict, reason: str, sent: list[str] | None = None) -> Done:
         extra = f" ({len(sent)} part(s) were tweeted before that.)" if sent else ""

@@ -18,8 +18,6 @@ from urllib.parse import urlsplit
 
 import requests
 import tweepy
-from requests.adapters import HTTPAdapter
-from requests.utils import get_environ_proxies
 
 from bridge.core.log import kv
 from bridge.core.models import Author, Tweet, TweetId, UserId
@@ -106,13 +104,14 @@ def retry_delay(error: XError, attempt: int, min_interval: float, now: float) ->
     return max(backoff(attempt), min_interval)
 
 
-class _XApiAdapter(HTTPAdapter):
-    """Sends tweepy's requests to ``X_API_URL``, each with a timeout.
+class _XSession(requests.Session):
+    """tweepy's session, sending to ``X_API_URL`` with a timeout on every request, and signing for it.
 
     tweepy builds every URL as ``"https://api.twitter.com" + route`` (``BaseClient.request``) and passes
-    no timeout, with which requests would wait forever. Rewriting in the transport keeps the OAuth 1.0a
-    signature valid: tweepy signed the canonical URL while preparing the request, and that is what X
-    (or the emulator) verifies.
+    no timeout, with which requests would wait forever. The URL is rewritten here, before requests
+    prepares the request and OAuth 1.0a signs it: X verifies the signature against the URL it
+    received (https://docs.x.com/fundamentals/authentication/oauth-1-0a/creating-a-signature), so a
+    request signed for one host and sent to another (``https://api.x.com``, a proxy) is refused.
     """
 
     def __init__(self, base_url: str, timeout: tuple[float, float], dry_run: bool = False) -> None:
@@ -121,19 +120,18 @@ class _XApiAdapter(HTTPAdapter):
         self.timeout = timeout
         self.dry_run = dry_run
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
-             verify: bool | str = True, cert: Any = None, proxies: Mapping[str, str] | None = None,
-             ) -> requests.Response:
-        if self.dry_run and (request.method or "GET").upper() not in READ_METHODS:
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        url = url.decode() if isinstance(url, bytes) else url
+        method = method.decode() if isinstance(method, bytes) else method
+        if self.dry_run and method.upper() not in READ_METHODS:
             # The last line of defence of [x] dry_run: whatever feature forgot to check, no write leaves.
-            path = urlsplit(request.url or "").path
-            log.error(kv("x.dry_run_refused", method=request.method, path=path))
-            raise DryRunRefused(request.method or "", path)
-        if self.base_url != X_HOST and request.url and request.url.startswith(X_HOST + "/"):
-            request.url = self.base_url + request.url[len(X_HOST):]
-            proxies = get_environ_proxies(request.url)  # those chosen for api.twitter.com may not apply
-        return super().send(request, stream=stream, timeout=timeout or self.timeout, verify=verify,
-                            cert=cert, proxies=proxies)
+            path = urlsplit(url).path
+            log.error(kv("x.dry_run_refused", method=method, path=path))
+            raise DryRunRefused(method, path)
+        if url.startswith(X_HOST + "/"):
+            url = self.base_url + url[len(X_HOST):]
+        kwargs["timeout"] = kwargs.get("timeout") or self.timeout
+        return super().request(method, url, *args, **kwargs)
 
 
 class XClient:
@@ -150,7 +148,7 @@ class XClient:
             access_token_secret=env.x_access_token_secret, wait_on_rate_limit=False,
             return_type=requests.Response,  # raw answers, so the rate-limit headers can be read
         )
-        self._client.session.mount(X_HOST + "/", _XApiAdapter(env.x_api_url, timeout, dry_run))
+        self._client.session = _XSession(env.x_api_url, timeout, dry_run)
         self.max_pages = max_pages  # 10 x 100: more than the 800 mentions X keeps reachable
         self.brand_username = brand_username
         self.brand_id = brand_id  # whose timeline find_reply reads; me() sets it

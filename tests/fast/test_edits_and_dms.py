@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bridge.core.models import Author, UserId
 from bridge.desk.edits import RESEND_ACTION  # noqa: F401 - the button the offers carry
-from bridge.x.errors import RateLimited, XRefused
+from bridge.x.errors import RateLimited, XRefused, XUnavailable
 from tests.fakes import FastDesk
 from tests.harness import ANNA, BEN, DSL
 
@@ -139,3 +139,46 @@ def test_asking_for_a_dm_tweets_once_and_the_dm_joins_the_public_case(make_fast)
     assert len(fast.slack.parents(parent.channel)) == 1
     fast.reply(ANNA, parent, "Thanks, found your contract. Call us on 0228 1234567.")
     assert [text for _, _, text, _ in fast.direct.sent] == ["Thanks, found your contract. Call us on 0228 1234567. ^AN"]
+
+
+def test_a_split_reply_deleted_while_its_first_part_is_sent_tweets_no_second_part(fast: FastDesk) -> None:
+    parent = fast.parent(fast.tweet("@Telekom_hilft router question"))
+    fast.claim(ANNA, parent)
+    words = "Please restart the router, wait two minutes, then check the DSL light. " * 5
+    seen: list[str] = []
+
+    def agent_deletes_it(text: str) -> None:  # X is busy with part 1 when the agent deletes the message
+        seen.append(text)
+        if len(seen) == 1:
+            fast.slack.messages[parent.channel].remove(fast.slack.message(parent.channel, ts))
+            fast.edits.deleted(ANNA, parent.channel, ts, parent.ts)
+
+    fast.x.while_posting = agent_deletes_it
+    ts = fast.slack.say(ANNA, parent.channel, words.strip(), parent.ts)
+    fast.desk.message(ANNA, parent.channel, ts, parent.ts, words.strip())
+    fast.drain()
+    assert len(seen) == 1 and seen[0].endswith("1/2 ^AN")  # part 2 was never sent
+    assert fast.x.said() == [] and len(fast.x.deleted) == 1
+    assert fast.notices(parent, "deleted their reply in Slack")
+
+
+def test_a_split_reply_deleted_while_its_second_part_waits_after_a_lost_answer_tweets_no_more(
+        fast: FastDesk) -> None:
+    parent = fast.parent(fast.tweet("@Telekom_hilft router question"))
+    fast.claim(ANNA, parent)
+    words = ("Please restart the router, wait two minutes, then check the DSL light. " * 5).strip()
+    attempts: list[str] = []
+
+    def second_part_times_out(text: str) -> None:
+        attempts.append(text)
+        if len(attempts) == 2:  # X never answers part 2's first attempt (nor takes it)
+            raise XUnavailable("X did not answer POST /2/tweets in time; the bridge will retry")
+
+    fast.x.while_posting = second_part_times_out
+    ts = fast.reply(ANNA, parent, words)
+    assert len(fast.x.said()) == 1  # part 1 is out, part 2 waits to be looked for
+    fast.delete(ANNA, parent, ts)
+    fast.hurry()
+    fast.drain()
+    assert len(attempts) == 2 and fast.x.said() == []  # looked for, not found, not sent: and part 1 deleted
+    assert fast.notices(parent, "deleted their reply in Slack")

@@ -82,14 +82,13 @@ def assert_known_keys(spec: dict[str, Any], name: str, body: dict[str, Any]) -> 
 def signed(emu: XEmulator, method: str, path: str, *, params: dict[str, str] | None = None,
            body: dict[str, Any] | None = None, secret: str | None = None, timeout: float = 5,
            ) -> requests.Response:
-    """Sign for https://api.twitter.com (as tweepy does), then send to the emulator."""
+    """Sign for the emulator's URL, the one the request goes to, as the bridge does, and send it."""
     auth = OAuth1(emu.consumer_key, emu.consumer_secret, emu.access_token, secret or emu.access_token_secret)
-    request = requests.Request(method, CANONICAL + path, params=params, json=body, auth=auth).prepare()
+    request = requests.Request(method, emu.url + path, params=params, json=body, auth=auth).prepare()
     return send(emu, request, timeout)
 
 
 def send(emu: XEmulator, request: requests.PreparedRequest, timeout: float = 5) -> requests.Response:
-    request.url = emu.url + request.url[len(CANONICAL):]
     with requests.Session() as session:
         return session.send(request, timeout=timeout)
 

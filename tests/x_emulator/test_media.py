@@ -20,7 +20,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 from requests_oauthlib import OAuth1
 
-from tests.x_emulator.contract import CANONICAL, check, check_problem, send, signed
+from tests.x_emulator.contract import check, check_problem, send, signed
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 MP4 = struct.pack(">I", 24) + b"ftypmp42" + b"\x00" * 200
@@ -49,7 +49,7 @@ def valid(registry: Registry, name: str, body: Any) -> None:
 
 def multipart(emu, path: str, fields: dict[str, str], media: bytes, secret: str | None = None) -> requests.Response:
     auth = OAuth1(emu.consumer_key, emu.consumer_secret, emu.access_token, secret or emu.access_token_secret)
-    request = requests.Request("POST", CANONICAL + path, data=fields, files={"media": ("blob", media)},
+    request = requests.Request("POST", emu.url + path, data=fields, files={"media": ("blob", media)},
                                auth=auth).prepare()
     return send(emu, request)
 

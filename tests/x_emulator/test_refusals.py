@@ -115,22 +115,26 @@ def test_duplicate_text_is_refused(emu: XEmulator, registry: Registry, spec: dic
 
 
 def test_oauth_signatures_are_verified(emu: XEmulator, registry: Registry, spec: dict) -> None:
-    unsigned = send(emu, requests.Request("GET", CANONICAL + "/2/users/me").prepare())
+    unsigned = send(emu, requests.Request("GET", emu.url + "/2/users/me").prepare())
     assert unsigned.status_code == 401
     assert unsigned.json() == {"detail": "Unauthorized", "type": "about:blank", "title": "Unauthorized",
                                "status": 401}
     check_problem(registry, spec, unsigned.json())
     assert signed(emu, "GET", "/2/users/me", secret="wrong-secret").status_code == 401
     auth = OAuth1(emu.consumer_key, emu.consumer_secret, emu.access_token, emu.access_token_secret)
-    request = requests.Request("GET", CANONICAL + "/2/users/me", auth=auth).prepare()
+    request = requests.Request("GET", emu.url + "/2/users/me", auth=auth).prepare()
     assert send(emu, request.copy()).status_code == 200
     assert send(emu, request.copy()).status_code == 401  # the same nonce again: a replay
-    tampered = requests.Request("GET", CANONICAL + "/2/users/me", auth=auth).prepare()
+    tampered = requests.Request("GET", emu.url + "/2/users/me", auth=auth).prepare()
     tampered.url += "?user.fields=id"  # changed after signing
     assert send(emu, tampered).status_code == 401
-    elsewhere = requests.Request("GET", "https://api.x.com/2/users/me", auth=auth).prepare()
-    elsewhere.url = CANONICAL + "/2/users/me"  # signed for another host
+    # Signed for X's canonical host (as tweepy signs), then sent elsewhere: X would refuse it, and so does the emulator.
+    elsewhere = requests.Request("GET", CANONICAL + "/2/users/me", auth=auth).prepare()
+    elsewhere.url = emu.url + "/2/users/me"
     assert send(emu, elsewhere).status_code == 401
+    other_port = requests.Request("GET", emu.url.rsplit(":", 1)[0] + ":1/2/users/me", auth=auth).prepare()
+    other_port.url = emu.url + "/2/users/me"
+    assert send(emu, other_port).status_code == 401
 
 
 # -- rate limits and faults -------------------------------------------------------------------------

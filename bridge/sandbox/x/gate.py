@@ -23,9 +23,6 @@ from bridge.sandbox.x.wire import Reply
 
 log = logging.getLogger(__name__)
 
-# tweepy signs every request for this host before the bridge's adapter rewrites the URL to
-# X_API_URL, so signatures are checked against it, whatever address the emulator listens on.
-CANONICAL_HOST = "https://api.twitter.com"
 DAILY_WINDOWS = 96  # the 24-hour cap lasts 96 windows: 24 h when a window is X's 15 minutes
 
 
@@ -36,8 +33,13 @@ class OAuthVerifier:
         self._endpoint = ResourceEndpoint(_Validator(consumer, token))
 
     def verify(self, method: str, path_and_query: str, headers: Mapping[str, str]) -> bool:
+        """Whether the request was signed for the URL it was sent to, as X checks: its scheme (plain
+        HTTP here), the Host it names and its path and query (RFC 5849 section 3.4.1.2)."""
+        host = next((v for k, v in headers.items() if k.lower() == "host"), "")
+        if not host:
+            return False
         valid, _request = self._endpoint.validate_protected_resource_request(
-            CANONICAL_HOST + path_and_query, method, None, dict(headers))
+            f"http://{host}{path_and_query}", method, None, dict(headers))
         return valid
 
 
@@ -61,6 +63,10 @@ class _Validator(RequestValidator):
     @property
     def allowed_signature_methods(self) -> tuple[str, ...]:
         return ("HMAC-SHA1",)  # the one method X accepts
+
+    @property
+    def enforce_ssl(self) -> bool:
+        return False  # the emulator listens on plain HTTP on this machine; X itself is HTTPS only
 
     @property
     def dummy_client(self) -> str:
