@@ -61,10 +61,14 @@ def test_a_file_with_no_text_goes_out_with_the_signature(desk: Desk) -> None:
     assert posted["text"] == "^AN" and len(posted["media_ids"]) == 2
 
 
-@pytest.mark.parametrize(("name", "data", "kind"), [("howto.mp4", MP4, "video"), ("blink.gif", GIF, "animated_gif")])
+@pytest.mark.parametrize(("name", "data", "kind", "append_204"), [
+    ("howto.mp4", MP4, "video", False), ("blink.gif", GIF, "animated_gif", False),
+    ("howto.mp4", MP4, "video", True),  # APPEND answered as X does: 204, no body
+], ids=["video", "gif", "video, append answers 204"])
 def test_a_video_or_gif_goes_up_in_chunks_and_is_tweeted_once_x_processed_it(desk: Desk, name: str, data: bytes,
-                                                                              kind: str) -> None:
+                                                                              kind: str, append_204: bool) -> None:
     desk.x.media.check_after_secs = 0
+    desk.x.media.append_answers_204 = append_204
     _, parent = claimed_case(desk)
     ts = share(desk, parent, "Watch this, please.", (name, data))
     sent(desk, parent, ts)

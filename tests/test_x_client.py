@@ -11,6 +11,7 @@ import pytest
 from bridge.core.models import Media, TweetId, UserId
 from bridge.core.settings import Environment
 from bridge.sandbox.x.server import XEmulator
+from bridge.sandbox.x.wire import invalid_request
 from bridge.x.client import (
     RateBudget,
     RateLimited,
@@ -290,6 +291,19 @@ def test_a_renamed_wire_format_is_one_clear_error(client: XClient, emu: XEmulato
     assert "referenced_posts" in line and "2.167" in line
 
 
+def test_fields_x_no_longer_knows_are_one_clear_operator_error(client: XClient, emu: XEmulator,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    # OpenAPI 2.167 renamed Tweet to Post: its expansions know referenced_posts.id, not referenced_tweets.id.
+    refused = invalid_request([("expansions", "referenced_tweets.id", "The `expansions` query parameter value "
+                                "[referenced_tweets.id] is not one of [author_id,referenced_posts.id]")])
+    emu.fail_next("GET", r"/mentions$", status=400, body=refused.body)
+    with pytest.raises(XUnavailable) as caught:
+        client.mentions(BRAND, None)
+    assert "expansions=referenced_tweets.id" in caught.value.reason and "update the bridge" in caught.value.reason
+    [line] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert line.startswith("x.fields_refused") and "referenced_tweets.id" in line and "2.167" in line
+
+
 def test_a_tweet_without_its_author_is_skipped_not_fatal(client: XClient, emu: XEmulator,
                                                          caplog: pytest.LogCaptureFixture) -> None:
     tweet = {"text": "@Telekom_hilft hi", "conversation_id": "1", "created_at": "2026-08-01T10:00:00.000Z"}
@@ -303,6 +317,37 @@ def test_a_tweet_without_its_author_is_skipped_not_fatal(client: XClient, emu: X
     emu.fail_next("GET", r"/mentions$", status=200, body=body)
     assert [t.id for t in client.mentions(BRAND, None).tweets] == ["2"]
     assert "x.tweet_skipped" in caplog.text and "tweet=3" in caplog.text
+
+
+def test_a_page_with_one_incomplete_tweet_delivers_the_others_and_the_cursor_moves_on(
+        client: XClient, emu: XEmulator, redis_url: str, tmp_path) -> None:
+    import redis
+
+    from bridge.intake.mentions import Poller
+    from bridge.storage.store import Store
+    from tests import harness
+
+    user = {"id": "1000000002", "name": "K", "username": "kunde_k", "public_metrics": {"followers_count": 1}}
+    body = {
+        "data": [  # newest first, as X sends them; X's schema marks none of these fields required
+            {"id": "40", "text": "@Telekom_hilft no conversation id", "author_id": "1000000002",
+             "edit_history_tweet_ids": ["40"]},
+            {"id": "30", "text": "@Telekom_hilft author gone", "author_id": "1000000077", "conversation_id": "30"},
+            {"id": "20", "author_id": "1000000002", "conversation_id": "20"},  # no text
+            {"id": "10", "text": "@Telekom_hilft my router", "author_id": "1000000002", "conversation_id": "10",
+             "created_at": "2026-08-01T10:00:00.000Z", "edit_history_tweet_ids": ["10"]},
+        ],
+        "includes": {"users": [user]}, "meta": {"result_count": 4, "newest_id": "40", "oldest_id": "10"},
+    }
+    emu.fail_next("GET", r"/mentions$", status=200, body=body)
+    store = Store(redis.Redis.from_url(redis_url, decode_responses=True))
+    settings = harness.load_settings(harness.write_settings(tmp_path / "settings.toml"))
+    brand = client.me()
+    Poller("mentions", lambda since, until: client.mentions(brand.id, since, until), store, settings, brand,
+           answerable_by_source=True).poll_now()
+    assert [store.case_of_tweet(TweetId(i)) is not None for i in ("10", "20", "30", "40")] == [
+        True, False, False, True]
+    assert store.cursor("mentions") == "40"
 
 
 # -- pure rules ---------------------------------------------------------------------------------------

@@ -204,9 +204,9 @@ class XClient:
         log.info(kv("x.reply_lookup", in_reply_to=in_reply_to, found=found or "none", read=len(fetch.tweets)))
         return found
 
-    def signed_json(self, endpoint: str, method: str, route: str, **kwargs: Any) -> dict[str, Any]:
+    def signed(self, endpoint: str, method: str, route: str, **kwargs: Any) -> requests.Response:
         """A user-context call tweepy has no method for (v2 media upload), through the same session
-        (``X_API_URL``, timeouts) with the same errors. ``kwargs`` go to ``requests``."""
+        (``X_API_URL``, timeouts) with the same errors; any 2xx is success. ``kwargs`` go to ``requests``."""
         c = self._client
         auth = tweepy.OAuth1UserHandler(c.consumer_key, c.consumer_secret, c.access_token,
                                         c.access_token_secret).apply_auth()
@@ -217,7 +217,11 @@ class XClient:
                 raise error_from(response, self.brand_username)
             return response
 
-        return json_body(self._call(endpoint, send), endpoint)
+        return self._call(endpoint, send)
+
+    def signed_json(self, endpoint: str, method: str, route: str, **kwargs: Any) -> dict[str, Any]:
+        """:meth:`signed`, its answer's JSON body."""
+        return json_body(self.signed(endpoint, method, route, **kwargs), endpoint)
 
     def delete_tweet(self, tweet_id: TweetId) -> None:
         with contextlib.suppress(TweetGone):  # already gone: what deleting wanted

@@ -6,9 +6,15 @@ https://docs.x.com/x-api/fundamentals/response-codes-and-errors
 
 from __future__ import annotations
 
+import logging
 import time
+from typing import Any
 
 import requests
+
+from bridge.core.log import kv
+
+log = logging.getLogger(__name__)
 
 
 class XError(Exception):
@@ -110,6 +116,13 @@ def error_from(response: requests.Response, brand_username: str | None) -> XErro
     if status >= 500:
         return XUnavailable(f"X is not answering right now (HTTP {status}); the bridge will retry",
                             status=status)
+    if status == 400 and (refused := _refused_fields(errors)):
+        # The first sign of a wire-format change such as OpenAPI 2.167's Tweet -> Post rename, whose
+        # expansions no longer know referenced_tweets.id: no retry helps until the bridge follows.
+        log.error(kv("x.fields_refused", fields=refused, hint="X no longer knows fields the bridge asks for "
+                     "(a Tweet->Post rename as in OpenAPI 2.167?); bridge/x/wire.py FIELDS must follow"))
+        return XUnavailable(f"X refused the fields the bridge asks for ({refused}): X changed its API and an "
+                            "operator must update the bridge", status=400)
     if status == 403 and ("mentioned or otherwise engaged" in said or "reply to this conversation" in said):
         return ReplyNotAllowed(brand_username)
     if "deleted or not visible" in said or status == 404 or problem_type.endswith("/resource-not-found"):
@@ -117,6 +130,16 @@ def error_from(response: requests.Response, brand_username: str | None) -> XErro
     if "shorter" in said or "too long" in said:
         return XRefused("X refused: the reply is longer than 280 characters as X counts them", status=status)
     return XRefused(f"X refused: {detail}", status=status)
+
+
+FIELD_PARAMETERS = ("expansions", "tweet.fields", "user.fields", "media.fields", "dm_event.fields")
+
+
+def _refused_fields(errors: list[dict[str, Any]]) -> str:
+    """``expansions=referenced_tweets.id`` for each field parameter X's 400 names, comma-separated."""
+    named = [f"{name}={value}" for e in errors for name, values in (e.get("parameters") or {}).items()
+             if name in FIELD_PARAMETERS for value in (values if isinstance(values, list) else [values])]
+    return ", ".join(named)
 
 
 def _float(value: str | None) -> float | None:

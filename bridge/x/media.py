@@ -48,9 +48,10 @@ class XMedia:
             json={"media_category": category, "media_type": media_type, "total_bytes": len(data)}))
         media_id = started.media_id
         for index, start in enumerate(range(0, len(data), CHUNK)):
-            self.x.signed_json("POST /2/media/upload/:id/append", "POST", f"/2/media/upload/{media_id}/append",
-                               data={"segment_index": str(index)},
-                               files={"media": ("media", data[start:start + CHUNK], "application/octet-stream")})
+            # Any 2xx: X answers 204 with no body, its OpenAPI 200 with JSON; nothing in it is needed.
+            self.x.signed("POST /2/media/upload/:id/append", "POST", f"/2/media/upload/{media_id}/append",
+                          data={"segment_index": str(index)},
+                          files={"media": ("media", data[start:start + CHUNK], "application/octet-stream")})
         return _uploaded("POST /2/media/upload/:id/finalize", self.x.signed_json(
             "POST /2/media/upload/:id/finalize", "POST", f"/2/media/upload/{media_id}/finalize"))
 

@@ -53,32 +53,37 @@ def json_body(response: requests.Response, endpoint: str) -> dict[str, Any]:
 
 
 def tweets_of(endpoint: str, body: dict[str, Any]) -> list[Tweet]:
-    """``data`` of a timeline answer as Tweets, authors and media taken from ``includes``."""
+    """``data`` of a timeline answer as Tweets, authors and media taken from ``includes``.
+
+    One tweet the bridge cannot show (no text, its author not included: X's schema requires neither)
+    is skipped with a log line and the rest are kept, so that the cursor moves on: failing the page
+    would read the same page again at every poll until the tweet aged out. Only signs that X changed
+    its wire format (the Tweet -> Post rename) fail the whole answer.
+    """
     data = body.get("data") or []
     if not data and body.get("errors") and "meta" not in body:  # e.g. an unknown user id
         raise error_from_partial(body["errors"])
     includes = body.get("includes") or {}
-    missing = {f"data[].{k}" for raw in data for k in TWEET_KEYS if k not in raw}
     # A key naming a post means X renamed Tweet to Post (OpenAPI 2.167): referenced_posts and so on.
-    missing |= {f"data[].{k.replace('post', 'tweet')} (X sent {k})"
-                for raw in data for k in raw if "post" in k}
-    missing |= {"includes.tweets (X sent includes.posts)"} if "posts" in includes else set()
-    if "meta" not in body:
-        missing.add("meta")
+    renamed = {f"data[].{k.replace('post', 'tweet')} (X sent {k})" for raw in data for k in raw if "post" in k}
+    renamed |= {"includes.tweets (X sent includes.posts)"} if "posts" in includes else set()
+    if renamed or "meta" not in body:
+        missing = renamed | {f"data[].{k}" for raw in data for k in TWEET_KEYS if k not in raw}
+        unusable(endpoint, missing | ({"meta"} if "meta" not in body else set()), data[0] if data else body)
     users = {u.get("id"): u for u in includes.get("users") or []}
-    if data and not users:
-        missing.add("includes.users")
-    if missing:
-        unusable(endpoint, missing, data[0] if data else body)
     check_users(endpoint, list(users.values()))
     authors = {uid: author_of(u) for uid, u in users.items()}
     media = {m["media_key"]: media_of(m) for m in includes.get("media") or [] if "media_key" in m}
     tweets = []
     for raw in data:
-        if raw["author_id"] in authors:
-            tweets.append(tweet_of(raw, authors, media))
-        else:  # one odd tweet must not stop every later poll; X sends its author unless it is gone
-            log.warning(kv("x.tweet_skipped", endpoint=endpoint, tweet=raw["id"], reason="author not included"))
+        lacking = [k for k in ("id", "text", "author_id") if not isinstance(raw.get(k), str)]
+        if not lacking and raw["author_id"] not in authors:
+            lacking = ["its author in includes.users"]
+        if lacking:
+            log.warning(kv("x.tweet_skipped", endpoint=endpoint, tweet=raw.get("id", "?"),
+                           reason="missing " + ", ".join(lacking)))
+            continue
+        tweets.append(tweet_of(raw, authors, media))
     return tweets
 
 
@@ -90,7 +95,9 @@ def tweet_of(raw: dict[str, Any], authors: Mapping[str, Author], media: Mapping[
         id=TweetId(raw["id"]),
         text=html.unescape(raw["text"]),  # X sends &, < and > as HTML entities
         author=authors[raw["author_id"]],
-        conversation_id=TweetId(raw["conversation_id"]),
+        # Without it (X's schema does not require it) the tweet is the root of its own conversation,
+        # or of the one it replies to: a follow-up still joins its case through replied_to.
+        conversation_id=TweetId(raw.get("conversation_id") or refs.get("replied_to") or raw["id"]),
         replied_to=refs.get("replied_to"),
         quoted=refs.get("quoted"),
         retweeted=refs.get("retweeted"),

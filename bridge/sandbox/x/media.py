@@ -105,6 +105,9 @@ class MediaUploads:
         self.uploads: dict[str, Upload] = {}
         self.processing_checks = 1  # STATUS answers "in_progress" this many times for a video or GIF
         self.check_after_secs = 1
+        # X's OpenAPI answers APPEND with 200 and a JSON body; X itself (v1.1, its playground) answers
+        # 204 with none. True: answer as X does.
+        self.append_answers_204 = False
 
     # -- endpoints -----------------------------------------------------------------------------
 
@@ -142,6 +145,8 @@ class MediaUploads:
             raise invalid_request([("segment_index", str(index), "append takes `media` and a `segment_index` "
                                     "from 0 to 999")])
         upload.chunks[index] = media
+        if self.append_answers_204:
+            return Reply(204, None)
         return Reply(200, {"data": {"expires_at": int(upload.expires_at)}})
 
     def finalize(self, media_id: str) -> Reply:
