@@ -42,6 +42,8 @@ NOT_PERSONAL = [
     "Your order 12345678901 ships tomorrow",
     "Auftragsnummer 4711-0815",
     "Ticket #123456, Vertrag 500123456",
+    "Hi, case 1644: please restart the router",  # four digits read as a German pager number
+    "Ticket 1681 is closed, see step 7",
     "Rechnung 123456789012 is paid",
     "It costs 19,99 € a month",
     "Preis 1.299,00 € or 39.95 EUR/month",

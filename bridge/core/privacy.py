@@ -48,6 +48,9 @@ class Hit:
 #
 # Service numbers (0800 free phone, 0180 shared cost, 0900 premium, UAN) are a business's, never a
 # person's: the brand's own hotline in a reply is not personal data.
+# The shortest number that can reach a person: a German area code and subscriber number have at least
+# six digits together. Shorter digit runs are case, ticket and order numbers.
+MIN_PHONE_DIGITS = 6
 _BUSINESS = {PhoneNumberType.TOLL_FREE, PhoneNumberType.SHARED_COST, PhoneNumberType.PREMIUM_RATE,
              PhoneNumberType.UAN}
 
@@ -60,6 +63,8 @@ def _phones(text: str, regions: list[str]) -> list[Hit]:
         for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=Leniency.VALID):
             if phonenumbers.number_type(match.number) in _BUSINESS:
                 continue
+            if sum(c.isdigit() for c in match.raw_string) < MIN_PHONE_DIGITS:
+                continue  # "case 1644": phonenumbers takes four digits for a German pager number
             if any(a <= match.start < b for a, b in links):  # a number in a link is an id, not a phone
                 continue
             hits.setdefault(match.start, Hit(PHONE, match.raw_string, match.start, match.end))
