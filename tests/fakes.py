@@ -244,6 +244,9 @@ class FakeX:
     def gone(self, ids: list[TweetId]) -> dict[TweetId, str]:
         return {i: "deleted" for i in ids if i not in self.tweets}
 
+    def budget(self, endpoint: str) -> RateBudget:
+        return RateBudget()  # X's headers are the emulators' part
+
     def said(self) -> list[str]:
         """The texts of the brand's replies on X now, oldest first."""
         return [text for _, text, _ in self.replies]
@@ -277,6 +280,9 @@ class FakeDirect:
         event_id = TweetId(str(next(self._ids)))
         self.sent.append((event_id, participant, text, time.time()))
         return event_id
+
+    def budget(self, endpoint: str) -> RateBudget:
+        return RateBudget()
 
     def find_sent(self, brand: UserId, participant: UserId, text: str, since: float) -> TweetId | None:
         return next((i for i, to, said, when in self.sent if to == participant and said == text and when >= since),

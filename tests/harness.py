@@ -124,20 +124,28 @@ class Desk:
             assert not thread.is_alive(), f"{thread.name} did not stop"
 
     def hurry(self, lane: str) -> None:
-        """Wait until ``lane`` has scheduled a retry, then let it come now.
+        """Wait until ``lane`` (``"x"``: one of the cases' X lanes) has scheduled a retry, then let it come now.
 
         Stands for the wait passing (X's reset, a backoff, the grace given to a request whose answer
         was lost) without sleeping through it.
         """
         outbox, r = self.rt.store.outbox, self.rt.store.r
         deadline = time.monotonic() + 30
-        while outbox.not_before(lane) <= time.time() + 1.5:
+        while not (waiting := [name for name in self.lanes(lane) if outbox.not_before(name) > time.time() + 1.5]):
             assert time.monotonic() < deadline, f"no retry was scheduled on lane {lane}"
             time.sleep(0.05)  # the worker's threads schedule it: poll
         for key in r.scan_iter(f"{self.rt.store.p}attempt:*"):
             if r.hget(key, "sent"):
                 r.hset(key, "sent", repr(time.time() - 3600))
-        outbox.pace(lane, time.time())
+        for key in r.scan_iter(f"{self.rt.store.p}xbudget:*"):  # X's window has passed too
+            r.delete(key)
+        for name in waiting:
+            outbox.pace(name, time.time())
+
+    def lanes(self, lane: str) -> list[str]:
+        """``lane``, or with ``"x"`` every case's X lane that holds a job."""
+        return [name for name in self.rt.store.outbox.lanes() if name == lane or name.startswith(f"{lane}:")] \
+            if lane == "x" else [lane]
 
     # -- a customer on X ---------------------------------------------------------------------
 

@@ -362,7 +362,7 @@ def test_a_dm_sent_while_the_ask_waits_for_x_still_joins_the_case(dm_desk: Desk)
     desk.reply(ANNA, parent, "One moment, checking.")  # X's limit: the x lane waits, the ask behind it
     desk.x.wait_for(lambda: any(r.path == "/2/tweets" and r.status == 429 for r in desk.x.requests))
     desk.slack.add_reaction(ANNA, parent["channel"], parent["ts"], "envelope")
-    desk.wait_for(lambda: desk.rt.store.outbox.depth("x") == 2)
+    desk.wait_for(lambda: sum(desk.rt.store.outbox.depth(lane) for lane in desk.lanes("x")) == 2)
     desk.x.dms.send("Saw your note, here is my DM", author="kunde_klaus")
     desk.wait_for(lambda: followup_shown(desk, parent, "here is my DM"))
     desk.hurry("x")

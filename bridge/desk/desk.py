@@ -20,6 +20,7 @@ from bridge.desk.parents import Parents
 from bridge.desk.roles import Roles
 from bridge.effects.jobs import ephemeral_job, react_job, update_job
 from bridge.slack.port import SlackPort
+from bridge.storage.outbox import x_lane
 from bridge.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ class Desk:
                "ts": ts, "user": user, "text": text}
         if checked.media:
             job["files"] = [a.as_job() for a in checked.media]
-        if self.store.take_message(channel, ts, [("x", job)]):
+        if self.store.take_message(channel, ts, [(x_lane(case.id), job)]):
             log.info(kv("reply.queued", case=case.id, user=user, ts=ts))
             if checked.guard and checked.guard.forced:  # the audit trail of personal data tweeted on purpose
                 log.warning(kv("privacy.forced", case=case.id, user=user, ts=ts, found=checked.guard.kinds))

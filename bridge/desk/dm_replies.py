@@ -19,6 +19,7 @@ from bridge.desk.parents import Parents
 from bridge.desk.roles import Roles
 from bridge.effects.jobs import ephemeral_job, react_job
 from bridge.storage.dms import DmStore, dm_recipient
+from bridge.storage.outbox import x_lane
 from bridge.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class DmDesk:
         # "answers": the DM the agent saw last, so that a DM arriving meanwhile still waits for its answer.
         job = {"id": f"dm_reply:{channel}:{ts}", "kind": "dm_reply", "case": case.id, "to": peer, "channel": channel,
                "ts": ts, "user": user, "text": text, "answers": self.dms.latest_dm(case.id)}
-        if store.take_message(channel, ts, [("x", job)]):
+        if store.take_message(channel, ts, [(x_lane(case.id), job)]):
             log.info(kv("reply.dm_queued", case=case.id, user=user, ts=ts))
         return True
 
@@ -90,6 +91,6 @@ class DmDesk:
         # The customer is expected now already, with the job, not when it runs: one who DMs while the x
         # lane waits (for X's limit, say) still lands in this case. Once per case, whatever Slack repeats.
         customer = dms.asked_customer(case).id
-        if self.store.queue_once(dms.ask_once_key(case.id), [("x", job)], ttl=ASK_ONCE_TTL,
+        if self.store.queue_once(dms.ask_once_key(case.id), [(x_lane(case.id), job)], ttl=ASK_ONCE_TTL,
                                  also=lambda pipe: dms.record_ask(case.id, customer, pipe)):
             log.info(kv("dm.ask_queued", case=case.id, user=user))

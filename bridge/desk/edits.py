@@ -33,6 +33,7 @@ from bridge.core.settings import Settings
 from bridge.desk.desk import Desk
 from bridge.effects.edits import KEEP
 from bridge.effects.jobs import ephemeral_job
+from bridge.storage.outbox import x_lane
 from bridge.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -90,21 +91,21 @@ class Edits:
     def job_of(self, channel: str, ts: str) -> str:
         return self.store.r.get(self.keys.reply_job(channel, ts)) or f"reply:{channel}:{ts}"
 
-    def sent(self, job_id: str) -> tuple[Sent, list[str]]:
+    def sent(self, job_id: str, case_id: str) -> tuple[Sent, list[str]]:
         parts: list[str] = self.store.r.lrange(self.keys.parts(job_id), 0, -1)
         done = self.store.outbox.done(job_id)
         if done is None:
-            queued = parts or self.store.outbox.holds("x", job_id)
+            queued = parts or self.store.outbox.holds(x_lane(case_id), job_id)
             return (Sent.QUEUED if queued else Sent.NONE), parts
         tweets = list(done.get("tweets") or parts) if isinstance(done, dict) else parts
         dry = isinstance(done, dict) and bool(done.get("dry_run"))  # shown as tweeted, so treated as tweeted
         return (Sent.TWEETED if tweets or dry else Sent.FAILED), tweets
 
-    def dm_sent(self, job_id: str) -> Sent:
+    def dm_sent(self, job_id: str, case_id: str) -> Sent:
         """Whether the message went (or goes) out as a direct message: bridge/desk/dm_replies.py's job."""
         done = self.store.outbox.done(job_id)
         if done is None:
-            queued = self.store.outbox.holds("x", job_id)
+            queued = self.store.outbox.holds(x_lane(case_id), job_id)
             return Sent.QUEUED if queued else Sent.NONE
         return Sent.TWEETED if isinstance(done, dict) and (done.get("dm") or done.get("dry_run")) else Sent.FAILED
 
@@ -127,11 +128,11 @@ class Edits:
         case = self.desk.case_at(channel, thread_ts)
         if case is None:
             return
-        if (dm := self.dm_sent(dm_job_of(channel, ts))) is not Sent.NONE:
+        if (dm := self.dm_sent(dm_job_of(channel, ts), case.id)) is not Sent.NONE:
             self._tell_dm_edit(user, channel, ts, thread_ts, edit_ts, dm)
             return
         job_id = self.job_of(channel, ts)
-        state, tweets = self.sent(job_id)
+        state, tweets = self.sent(job_id, case.id)
         checked = check_reply(after, user, self.settings, files or None)  # an edit keeps the files it has
         problem = NOTE if checked.note else checked.problem
         media = json.dumps([a.as_job() for a in checked.media]) if checked.media else ""
@@ -209,7 +210,7 @@ class Edits:
                   "why": "edit", "delete": True, "then": new_job}
         reply = {"id": new_job, "kind": "reply", "case": case.id, "channel": channel, "ts": ts, "user": user,
                  "text": edit["text"], **({"files": files} if files else {})}
-        if self._switch(channel, ts, old_job, new_job, [("x", unsend), ("x", reply)]):
+        if self._switch(channel, ts, old_job, new_job, [(x_lane(case.id), unsend), (x_lane(case.id), reply)]):
             log.info(kv("edit.resend", case=case.id, user=user, ts=ts, old=old_job, new=new_job))
         else:
             log.info(kv("edit.resend_duplicate", case=case.id, user=user, ts=ts, old=old_job))
@@ -227,16 +228,16 @@ class Edits:
         if case is None:
             return
         dm_job = dm_job_of(channel, ts)
-        if self.dm_sent(dm_job) in (Sent.QUEUED, Sent.TWEETED):
+        if self.dm_sent(dm_job, case.id) in (Sent.QUEUED, Sent.TWEETED):
             # Ordered after the DM on the x lane: it says whether the DM was stopped or had gone.
             told = {"id": f"unsend:{dm_job}", "kind": "dm_deleted", "case": case.id, "reply_job": dm_job,
                     "user": author}
-            if self._once(f"unsend:{dm_job}", [("x", told)],
+            if self._once(f"unsend:{dm_job}", [(x_lane(case.id), told)],
                           lambda pipe: pipe.set(self.keys.cancel(dm_job), 1, ex=KEEP)):
                 log.info(kv("reply.dm_deleted_in_slack", case=case.id, user=author, ts=ts))
             return
         job_id = self.job_of(channel, ts)
-        state, _ = self.sent(job_id)
+        state, _ = self.sent(job_id, case.id)
         if state in (Sent.NONE, Sent.FAILED):
             return
         delete = self.settings.replies.delete_on_slack_delete
@@ -250,7 +251,7 @@ class Edits:
                 # The reply job checks this before each part: a reply not yet tweeted is never tweeted.
                 pipe.set(self.keys.cancel(job_id), 1, ex=KEEP)
 
-        if self._once(f"unsend:{job_id}", [("x", unsend)], cancel):
+        if self._once(f"unsend:{job_id}", [(x_lane(case.id), unsend)], cancel):
             log.info(kv("reply.deleted_in_slack", case=case.id, user=author, ts=ts, state=state.value, delete=delete))
 
 

@@ -16,8 +16,9 @@ from bridge.core.models import Author, Case, CaseId, TweetId, UserId, tweet_url
 from bridge.core.mrkdwn import escape_mrkdwn
 from bridge.core.settings import Settings
 from bridge.core.tweet_text import compose, dm_text
-from bridge.effects.jobs import cancelled, notice_job, react_job, retry_if_later
+from bridge.effects.jobs import cancelled, notice_job, react_job, retry_if_later, within_budget
 from bridge.effects.replies import XReplies
+from bridge.storage.budget import DMS
 from bridge.storage.dms import DmStore
 from bridge.storage.lanes import Attempts, Done
 from bridge.storage.store import Store
@@ -125,7 +126,7 @@ class DmJobs:
                 return found
         attempts.sending(first)
         try:
-            event_id = self.direct.send(peer, text)
+            event_id = within_budget(self.store, DMS, self.direct.budget, lambda: self.direct.send(peer, text))
         except XError as exc:
             if not isinstance(exc, XUnavailable):
                 attempts.refused()  # X answered no: nothing was sent

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from bridge.core.log import kv
 from bridge.core.models import Case, tweet_url
 from bridge.core.settings import Settings
-from bridge.effects.jobs import notice_job, retry_if_later
+from bridge.effects.jobs import notice_job, retry_if_later, within_budget
+from bridge.storage.budget import DELETES
 from bridge.storage.lanes import Done
 from bridge.storage.store import Store
 from bridge.x.client import XError
@@ -74,7 +75,8 @@ class EditJobs:
             if self.store.r.sismember(gone_key, tweet_id):
                 continue  # deleted by an earlier attempt of this job
             try:
-                self.x.delete_tweet(tweet_id)  # an already deleted tweet counts as deleted
+                # An already deleted tweet counts as deleted.
+                within_budget(self.store, DELETES, self.x.budget, lambda t=tweet_id: self.x.delete_tweet(t))
             except XError as exc:
                 retry_if_later(exc, attempt=2)
                 log.warning(kv("reply.delete_failed", case=case.id, tweet=tweet_id, reason=exc.reason))

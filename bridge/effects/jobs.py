@@ -9,14 +9,17 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from bridge.core.log import kv
 from bridge.core.models import Case, CaseId, TweetId, tweet_url
 from bridge.storage.lanes import Attempts, Retry
 from bridge.storage.store import Store
-from bridge.x.client import RateLimited, XError, backoff
+from bridge.x.client import RateBudget, RateLimited, XError, backoff
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Lane = str
 QueuedJob = tuple[Lane, dict]
@@ -67,6 +70,26 @@ def retry_if_later(exc: XError, attempt: int = 1) -> None:
         raise Retry(max(1.0, wait), exc.reason) from None
     if exc.retryable:
         raise Retry(backoff(1, 5), exc.reason) from None
+
+
+def within_budget(store: Store, endpoint: str, budget_of: Callable[[str], RateBudget], send: Callable[[], T]) -> T:
+    """One write to X (``send``) counted against the brand's budget for ``endpoint``, which every lane
+    shares: when it is used up, :class:`RateLimited` until X's reset without asking X. X's headers in
+    the answer (or in a 429) set the count again."""
+    wait = store.x_budget.take(endpoint)
+    if wait < 0:
+        raise RateLimited(time.time() + 1, daily=False, reason="X's budget for this is being read; the bridge "
+                          "tries again in a second")
+    if wait > 0:
+        raise RateLimited(time.time() + wait, daily=False)
+    before = budget_of(endpoint)
+    try:
+        return send()
+    finally:
+        after = budget_of(endpoint)
+        if after is not before:  # X answered (this call, or one beside it: as fresh either way)
+            store.x_budget.seen(endpoint, after.remaining, after.reset_at)
+        store.x_budget.sent(endpoint)
 
 
 def gone_jobs(case: Case, tweet_id: TweetId, how: str = "deleted") -> list[QueuedJob]:

@@ -18,17 +18,20 @@ from bridge.core.mrkdwn import escape_mrkdwn
 from bridge.core.reply_check import plan
 from bridge.core.settings import Settings
 from bridge.core.tweet_text import EmptyReply, ReplyTooLong
-from bridge.effects.jobs import cancelled, mark_gone, notice_job, react_job, retry_if_later
+from bridge.effects.jobs import cancelled, mark_gone, notice_job, react_job, retry_if_later, within_budget
 from bridge.effects.media_upload import MediaFailed, ReplyMedia
 from bridge.effects.slack_posts import job_error
 from bridge.slack.client import SlackError
 from bridge.slack.port import SlackPort
+from bridge.storage.budget import TWEETS
 from bridge.storage.lanes import Attempts, Done, Retry
 from bridge.storage.store import Store
 from bridge.x.client import RateLimited, TweetGone, XError, XUnavailable
 from bridge.x.port import XPort
 
 log = logging.getLogger(__name__)
+
+WAITING_AFTER = 2  # retries before the thread is told that X keeps failing
 
 
 class XReplies:
@@ -90,6 +93,8 @@ class XReplies:
                 except Retry as later:
                     if isinstance(exc, RateLimited):
                         self._tell_delay(case, job, exc, later.after)
+                    else:
+                        self._tell_waiting(case, job, exc)
                     raise
                 log.warning(kv("reply.failed", case=case.id, ts=ts, reason=exc.reason, parts_sent=len(sent)))
                 if isinstance(exc, TweetGone) and not sent:
@@ -120,6 +125,15 @@ class XReplies:
                             f"Your reply is queued and will be tweeted at about {until}.")
         self.store.queue_once(self.store.keys.delayed(job['id']), [notice])  # the mark and its notice together
 
+    def _tell_waiting(self, case: Case, job: dict, exc: XError) -> None:
+        """Once per reply, from its third try on: X keeps failing, the reply waits (in its case's lane only)."""
+        if int(self.store.r.get(self.store.keys.failures(job["id"])) or 0) < WAITING_AFTER:
+            return
+        notice = notice_job(case, f"delay:{job['id']}", f"<@{job['user']}> {escape_mrkdwn(exc.reason)}. Your "
+                            "reply waits and is tweeted once, as soon as X answers; nothing else waits for it.")
+        if self.store.queue_once(self.store.keys.delayed(job['id']), [notice]):
+            log.warning(kv("reply.waiting_for_x", case=case.id, job=job["id"], reason=exc.reason))
+
     def tweet_once(self, job: dict, index: int, text: str, in_reply_to: TweetId,
                     media_ids: list[str] | None = None) -> TweetId:
         """Tweet one part unless an earlier attempt already did.
@@ -136,7 +150,8 @@ class XReplies:
         text, in_reply_to = asked["text"], TweetId(asked["in_reply_to"])
         attempts.sending(None, text=text, in_reply_to=in_reply_to)
         try:
-            tweet_id = self.x.post_reply(text, in_reply_to, media_ids)
+            tweet_id = within_budget(self.store, TWEETS, self.x.budget,
+                                     lambda: self.x.post_reply(text, in_reply_to, media_ids))
         except XError as exc:
             if not isinstance(exc, XUnavailable):
                 attempts.refused()  # X answered no: nothing was tweeted

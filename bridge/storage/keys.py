@@ -157,6 +157,14 @@ class Keys:
     def dead(self) -> str:
         return f"{self.p}dead"
 
+    def x_budget(self, endpoint: str) -> str:
+        """Hash ``remaining``, ``reset``: X's write budget for ``endpoint``, shared by every lane."""
+        return f"{self.p}xbudget:{endpoint}"
+
+    def x_budget_probe(self, endpoint: str) -> str:
+        """Set while the one write that learns a new window's count is on its way (15 s at most)."""
+        return f"{self.p}xbudget-probe:{endpoint}"
+
     def failures(self, job_id: str) -> str:
         return f"{self.p}attempts:{job_id}"
 

@@ -89,7 +89,7 @@ if outcome == 'new' and period ~= '' then
   redis.call('EXPIRE', listed, 1209600)
   redis.call('ZADD', p..'closed', since, period)
   if reply_key ~= '' and redis.call('SET', p..reply_key, '1', 'NX', 'EX', 1209600) then
-    push('x', {id = 'autoreply:'..case_id, kind = 'auto_reply', case = case_id, period = period})
+    push('x:'..case_id, {id = 'autoreply:'..case_id, kind = 'auto_reply', case = case_id, period = period})
   end
 end
 wake()
@@ -180,7 +180,7 @@ local old_ts = redis.call('HGET', ck, 'parent_ts') or ''
 if old_ts == '' then return {'not_posted', ''} end
 if old_channel == channel then return {'same', channel} end
 -- A post or reply of the case still queued for the old thread would find no thread: wait for it.
-for _, lane in ipairs({'post:'..old_channel, 'x'}) do
+for _, lane in ipairs({'post:'..old_channel, 'x:'..case_id, 'x'}) do  -- 'x': the one lane of old versions
   for _, raw in ipairs(redis.call('LRANGE', p..'lane:'..lane, 0, -1)) do
     if cjson.decode(raw)['case'] == case_id then return {'busy', lane} end
   end
@@ -338,4 +338,23 @@ if redis.call('HGET', KEYS[1], 'dm_latest') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'waiting_since', '')
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
+"""
+
+
+# One write from X's budget for an endpoint, for whichever lane asks first: the seconds until the
+# window resets when none is left, else 0 (and one fewer left). While no count is known (the first
+# write, or the first of a new window) one write at a time goes, to learn it: the others get -1.
+TAKE_BUDGET = """
+local reset = tonumber(redis.call('HGET', KEYS[1], 'reset') or '0')
+local now = tonumber(ARGV[1])
+if reset <= now then
+  if redis.call('SET', KEYS[2], '1', 'NX', 'EX', 15) then return '0' end
+  return '-1'
+end
+local left = tonumber(redis.call('HGET', KEYS[1], 'remaining') or '1')
+if left > 0 then
+  redis.call('HINCRBY', KEYS[1], 'remaining', -1)
+  return '0'
+end
+return tostring(reset - now)
 """

@@ -40,6 +40,7 @@ from bridge.core.models import (
     Tweet,
     TweetId,
 )
+from bridge.storage.budget import XBudget
 from bridge.storage.keys import PREFIX, Keys
 from bridge.storage.outbox import Job, Outbox
 from bridge.storage.scripts import ANSWERED, CLAIM, FORWARD, INGEST, RELEASE, SET_STATUS
@@ -69,6 +70,7 @@ class Store:
         self.keys = Keys(prefix)
         self.clock = clock  # the times cases wait from (reminders); tests move it forward
         self.outbox = Outbox(client, prefix)
+        self.x_budget = XBudget(client, self.keys)
         self._ingest = client.register_script(INGEST)
         self._claim = client.register_script(CLAIM)
         self._release = client.register_script(RELEASE)

@@ -152,6 +152,7 @@ class XClient:
         self.max_pages = max_pages  # 10 x 100: more than the 800 mentions X keeps reachable
         self.brand_username = brand_username
         self.brand_id = brand_id  # whose timeline find_reply reads; me() sets it
+        self._budgets: dict[str, RateBudget] = {}  # the last x-rate-limit-* headers, by endpoint
 
     def me(self) -> Author:
         response = self._call("GET /2/users/me", self._client.get_me, user_fields=TWEEPY_FIELDS["user_fields"])
@@ -263,6 +264,10 @@ class XClient:
             log.warning(kv("x.pages_left_unread", endpoint=endpoint, pages=self.max_pages, read=len(found)))
         return Fetch(sorted(found.values(), key=lambda t: int(t.id)), budget, truncated=bool(token))
 
+    def budget(self, endpoint: str) -> RateBudget:
+        """What X's headers said of ``endpoint``'s budget in its last answer (a new object per answer)."""
+        return self._budgets.get(endpoint) or RateBudget()
+
     def call(self, endpoint: str, method: str, **kwargs: Any) -> requests.Response:
         """``tweepy.Client.<method>(**kwargs)`` through this client's session, its answer raw: for the
         adapter's other halves (:mod:`bridge.x.direct`), with the same errors as every call here."""
@@ -272,8 +277,9 @@ class XClient:
               ) -> requests.Response:
         """One request; every failure becomes an :class:`XError`."""
         try:
-            return fn(*args, **kwargs)
+            response = fn(*args, **kwargs)
         except tweepy.HTTPException as exc:
+            self._budgets[endpoint] = RateBudget.from_headers(exc.response.headers)
             raise error_from(exc.response, self.brand_username) from None
         except requests.Timeout as exc:
             raise XUnavailable(f"X did not answer {endpoint} in time; the bridge will retry") from exc
@@ -281,3 +287,5 @@ class XClient:
             raise XUnavailable(f"X could not be reached for {endpoint}; the bridge will retry") from exc
         except requests.RequestException as exc:  # e.g. ChunkedEncodingError: the answer was cut off
             raise XUnavailable(f"X's answer to {endpoint} broke off; the bridge will retry") from exc
+        self._budgets[endpoint] = RateBudget.from_headers(response.headers)
+        return response

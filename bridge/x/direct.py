@@ -54,6 +54,9 @@ class XDirect:
         return DmPage(_messages(endpoint, body), (body.get("meta") or {}).get("next_token"),
                       RateBudget.from_headers(response.headers))
 
+    def budget(self, endpoint: str) -> RateBudget:
+        return self.x.budget(endpoint)
+
     def send(self, participant: UserId, text: str) -> TweetId:
         """Send ``text`` to ``participant``; the new DM event's id."""
         endpoint = "POST /2/dm_conversations/with/:participant_id/messages"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bridge.core.models import Author, TweetId, UserId
-from bridge.x.client import Fetch
+from bridge.x.client import Fetch, RateBudget
 from bridge.x.direct import DmPage
 from bridge.x.media import Uploaded
 
@@ -50,6 +50,10 @@ class XPort(Protocol):
         """Of ``ids``, those X no longer shows: id -> "deleted" or "not visible"."""
         ...
 
+    def budget(self, endpoint: str) -> RateBudget:
+        """X's budget for ``endpoint`` as its last answer said (a new object for each answer)."""
+        ...
+
 
 class DirectPort(Protocol):
     """The brand account's direct messages."""
@@ -64,6 +68,9 @@ class DirectPort(Protocol):
 
     def find_sent(self, brand: UserId, participant: UserId, text: str, since: float) -> TweetId | None:
         """The brand's DM with ``text`` to ``participant`` since ``since``, if any: the check before a retry."""
+        ...
+
+    def budget(self, endpoint: str) -> RateBudget:
         ...
 
 

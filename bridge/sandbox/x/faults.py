@@ -20,15 +20,22 @@ class FaultControls:
 
     def fail_next(self, method: str, path_regex: str, *, status: int | None = None,
                   headers: Mapping[str, str] | None = None, body: bytes | dict[str, Any] | None = None,
-                  times: int = 1, delay: float = 0.0, truncate: bool = False) -> None:
-        """Answer the next ``times`` requests whose path matches ``path_regex`` differently.
+                  times: int = 1, delay: float = 0.0, truncate: bool = False, body_regex: str | None = None,
+                  ) -> None:
+        """Answer the next ``times`` requests whose path matches ``path_regex`` (and whose body
+        ``body_regex``: one case's reply, say) differently.
 
         With ``status``: that status, ``body`` (default: X's generic problem) and ``headers``, before
         any auth or rate-limit check. Without: the real answer, after ``delay`` seconds; ``truncate``
         sends half of it and closes the connection.
         """
+        pattern = re.compile(body_regex.encode()) if body_regex else None
         self._faults.add(Fault(method.upper(), re.compile(path_regex), status, dict(headers or {}), body,
-                               times, delay, truncate))
+                               times, delay, truncate, pattern))
+
+    def clear_faults(self) -> None:
+        """X answers normally again: every planned fault is dropped."""
+        self._faults.clear()
 
     def rate_limit_next(self, method: str = "GET", path_regex: str = r"^/2/", *, with_reset: bool = True,
                         limit: int = 300, times: int = 1) -> None:

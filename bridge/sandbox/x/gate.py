@@ -154,6 +154,7 @@ class Fault:
     times: int
     delay: float
     truncate: bool
+    body_pattern: re.Pattern[bytes] | None = None  # only requests whose body matches
 
 
 class Faults:
@@ -165,11 +166,16 @@ class Faults:
         with self._lock:
             self._faults.append(fault)
 
-    def take(self, method: str, path: str) -> Fault | None:
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take(self, method: str, path: str, body: bytes = b"") -> Fault | None:
         """The first fault planned for this request, used up once."""
         with self._lock:
             for fault in self._faults:
-                if fault.method == method and fault.path.search(path):
+                if fault.method == method and fault.path.search(path) and (
+                        fault.body_pattern is None or fault.body_pattern.search(body)):
                     fault.times -= 1
                     if fault.times <= 0:
                         self._faults.remove(fault)

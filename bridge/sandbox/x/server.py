@@ -191,7 +191,7 @@ class XEmulator(FaultControls):
     def handle(self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         split = urllib.parse.urlsplit(raw_path)
         query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
-        fault = self._faults.take(method, split.path)
+        fault = self._faults.take(method, split.path, body)
         if fault and fault.delay:
             self._stopping.wait(fault.delay)
         if fault and fault.status is not None:

@@ -1,0 +1,47 @@
+"""X's write budgets of the brand account, kept in Redis and shared by every lane, thread and process.
+
+Each case has its own X lane (:func:`bridge.storage.outbox.x_lane`), so without one shared count the
+lanes together could send past X's limits (``POST /2/tweets``: 100 per 15 minutes per user; DMs: 15
+per 15 minutes): https://docs.x.com/x-api/fundamentals/rate-limits. The count follows X's own
+``x-rate-limit-*`` headers after every write; in between, each write takes one from it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from bridge.storage.keys import Keys
+from bridge.storage.scripts import TAKE_BUDGET
+
+TWEETS = "POST /2/tweets"
+DELETES = "DELETE /2/tweets/:id"
+DMS = "POST /2/dm_conversations/with/:participant_id/messages"
+
+
+class XBudget:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.r = client
+        self.keys = keys
+        self._take = client.register_script(TAKE_BUDGET)
+
+    def take(self, endpoint: str) -> float:
+        """0 when a write to ``endpoint`` may go now (it is counted); else the seconds until X's reset,
+        or -1 while another write is learning the count of a new window (ask again in a second)."""
+        keys = [self.keys.x_budget(endpoint), self.keys.x_budget_probe(endpoint)]
+        return float(self._take(keys=keys, args=[repr(time.time())]))
+
+    def sent(self, endpoint: str) -> None:
+        """The write :meth:`take` allowed is over, answered or not: another may learn the count."""
+        self.r.delete(self.keys.x_budget_probe(endpoint))
+
+    def seen(self, endpoint: str, remaining: int | None, reset_at: float | None) -> None:
+        """What X's headers said after a write (or a 429): the count from now on."""
+        if remaining is None or reset_at is None:
+            return
+        key = self.keys.x_budget(endpoint)
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"remaining": remaining, "reset": repr(reset_at)})
+            pipe.expireat(key, int(reset_at) + 60)  # a past window says nothing
+            pipe.execute()
