@@ -108,6 +108,7 @@ class Desk:
         self.x = x
         self.slack = slack
         self.settings = settings
+        self.env = env  # as a second process (python -m bridge outbox) would be started
         self.rt = Runtime(Environment.from_environ(env), settings, listeners=register_all)
         if clock is not None:
             self.rt.clock = clock

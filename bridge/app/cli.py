@@ -1,4 +1,4 @@
-"""``python -m bridge web | worker | run | check | sandbox``"""
+"""``python -m bridge web | worker | run | check | sandbox | outbox``"""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
+from bridge.app.outbox_cli import outbox_command
 from bridge.core import log as logsetup
 from bridge.core.log import kv
 from bridge.core.settings import Environment, SettingsError, load
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None, listeners: Listeners | None = None) -> i
     sub.add_parser("check", help="validate settings and credentials; exit 1 on any problem")
     sandbox = sub.add_parser("sandbox", help="the real bridge between built-in emulators of X and Slack")
     sandbox.add_argument("--keep", action="store_true", help="keep running after the demo case")
+    outbox = sub.add_parser("outbox", help="list the jobs waiting for an operator; retry or drop one")
+    outbox.add_argument("action", nargs="?", choices=("list", "retry", "drop"), default="list")
+    outbox.add_argument("job", nargs="?", help="the job's id, as the list shows it")
     args = parser.parse_args(argv)
 
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
@@ -47,6 +51,8 @@ def main(argv: list[str] | None = None, listeners: Listeners | None = None) -> i
     from bridge.app.runtime import Runtime, check, install_signal_handlers
 
     rt = Runtime(env, settings, listeners=listeners)
+    if args.command == "outbox":
+        return outbox_command(rt.store.outbox, args.action, args.job, sys.stdout)
     if args.command == "check":
         problems = check(rt)
         for line in problems:

@@ -16,11 +16,11 @@ from bridge.core.models import Author, Case, CaseId, TweetId, UserId, tweet_url
 from bridge.core.mrkdwn import escape_mrkdwn
 from bridge.core.settings import Settings
 from bridge.core.tweet_text import compose, dm_text
-from bridge.effects.jobs import cancelled, notice_job, react_job, retry_if_later, within_budget
+from bridge.effects.jobs import cancelled, notice_job, parked_notice, react_job, retry_if_later, within_budget
 from bridge.effects.replies import XReplies
 from bridge.storage.budget import DMS
 from bridge.storage.dms import DmStore
-from bridge.storage.lanes import Attempts, Done
+from bridge.storage.lanes import Attempts, Done, Park
 from bridge.storage.store import Store
 from bridge.x.client import RateLimited, XError, XUnavailable
 from bridge.x.port import DirectPort
@@ -66,7 +66,11 @@ class DmJobs:
         except XError as exc:
             if isinstance(exc, RateLimited) and exc.reset_at and exc.reset_at - time.time() >= 60:
                 self._tell_delay(case, job, exc.reset_at)
-            retry_if_later(exc)
+            try:
+                retry_if_later(exc)
+            except Park as park:
+                parked_notice(park, case, job, "Your direct message")
+                raise
             log.warning(kv("reply.dm_failed", case=case.id, ts=ts, reason=exc.reason))
             return Done({"failed": exc.reason}, [
                 react_job(channel, ts, "x"),

@@ -14,7 +14,8 @@ from typing import TypeVar
 
 from bridge.core.log import kv
 from bridge.core.models import Case, CaseId, TweetId, tweet_url
-from bridge.storage.lanes import Attempts, Retry
+from bridge.core.mrkdwn import escape_mrkdwn
+from bridge.storage.lanes import Attempts, Park, Retry
 from bridge.storage.store import Store
 from bridge.x.client import RateBudget, RateLimited, XError, backoff
 
@@ -60,11 +61,14 @@ def cancelled(store: Store, job: dict, index: int | None) -> bool:
 
 
 def retry_if_later(exc: XError, attempt: int = 1) -> None:
-    """Leave the job for later when X may take it then (raise :class:`Retry`); return when X said no for good.
+    """Leave the job for later when X may take it then (raise :class:`Retry`), or until an operator fixed
+    what X's error needs (:class:`Park`); return when X said no for good.
 
     A rate limit waits for X's reset (``x-rate-limit-reset``), or backs off from 15 s when X gave none
     (https://docs.x.com/x-api/fundamentals/rate-limits); a 5xx or a lost answer is tried again in 5 s.
     """
+    if exc.fix:  # no retry helps: after a few tries the lane waits for an operator
+        raise Park(exc.reason, exc.fix) from None
     if isinstance(exc, RateLimited):
         wait = (exc.reset_at - time.time()) if exc.reset_at else backoff(attempt, 15)
         raise Retry(max(1.0, wait), exc.reason) from None
@@ -90,6 +94,12 @@ def within_budget(store: Store, endpoint: str, budget_of: Callable[[str], RateBu
         if after is not before:  # X answered (this call, or one beside it: as fresh either way)
             store.x_budget.seen(endpoint, after.remaining, after.reset_at)
         store.x_budget.sent(endpoint)
+
+
+def parked_notice(park: Park, case: Case, job: dict, what: str) -> None:
+    """Have the thread told, when the lane parks, that ``what`` (your reply) waits for an operator."""
+    park.tell.append(notice_job(case, f"parked:{job['id']}", f"<@{job['user']}> {escape_mrkdwn(park.reason)}. "
+                                f"{what} waits until an operator fixes this, then goes out once; nothing is lost."))
 
 
 def gone_jobs(case: Case, tweet_id: TweetId, how: str = "deleted") -> list[QueuedJob]:

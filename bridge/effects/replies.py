@@ -18,13 +18,21 @@ from bridge.core.mrkdwn import escape_mrkdwn
 from bridge.core.reply_check import plan
 from bridge.core.settings import Settings
 from bridge.core.tweet_text import EmptyReply, ReplyTooLong
-from bridge.effects.jobs import cancelled, mark_gone, notice_job, react_job, retry_if_later, within_budget
+from bridge.effects.jobs import (
+    cancelled,
+    mark_gone,
+    notice_job,
+    parked_notice,
+    react_job,
+    retry_if_later,
+    within_budget,
+)
 from bridge.effects.media_upload import MediaFailed, ReplyMedia
 from bridge.effects.slack_posts import job_error
 from bridge.slack.client import SlackError
 from bridge.slack.port import SlackPort
 from bridge.storage.budget import TWEETS
-from bridge.storage.lanes import Attempts, Done, Retry
+from bridge.storage.lanes import Attempts, Done, Park, Retry
 from bridge.storage.store import Store
 from bridge.x.client import RateLimited, TweetGone, XError, XUnavailable
 from bridge.x.port import XPort
@@ -95,6 +103,9 @@ class XReplies:
                         self._tell_delay(case, job, exc, later.after)
                     else:
                         self._tell_waiting(case, job, exc)
+                    raise
+                except Park as park:
+                    parked_notice(park, case, job, "Your reply")
                     raise
                 log.warning(kv("reply.failed", case=case.id, ts=ts, reason=exc.reason, parts_sent=len(sent)))
                 if isinstance(exc, TweetGone) and not sent:

@@ -19,7 +19,7 @@ from bridge.effects.case_history import CaseHistory
 from bridge.slack.blocks import followup_blocks, notice_blocks, parent_blocks
 from bridge.slack.client import SlackError
 from bridge.slack.port import SlackPort
-from bridge.storage.lanes import Attempts, Done, PermanentFailure, Retry
+from bridge.storage.lanes import Attempts, Done, Park, PermanentFailure, Retry
 from bridge.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ Render = Callable[..., tuple[list[dict], str]]  # (images: bool) -> (blocks, fal
 
 def job_error(exc: SlackError) -> Exception:
     """What is left of a Slack error after the SDK's own retries: retry later, or give up."""
+    if exc.fix:
+        return Park(f"Slack refused {exc.method}: {exc.error}", exc.fix)
     if exc.permanent:
         return PermanentFailure(f"{exc.method}: {exc.error}")
     return Retry(after=5.0, reason=f"{exc.method}: {exc.error}")

@@ -29,6 +29,8 @@ PERMANENT = {
     "invalid_auth", "not_authed", "account_inactive", "token_revoked", "missing_scope",
     "message_not_found", "cant_update_message", "user_not_in_channel", "restricted_action",
 }  # fmt: skip
+# Of those, the ones an operator fixes (the bot's token or its scopes): a job waits for them, parked.
+OPERATOR = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "missing_scope"}
 
 
 class SlackError(Exception):
@@ -40,6 +42,15 @@ class SlackError(Exception):
     @property
     def permanent(self) -> bool:
         return self.error in PERMANENT
+
+    @property
+    def fix(self) -> str | None:
+        """What an operator must do before any retry can succeed, if that is what is wrong."""
+        if self.error not in OPERATOR:
+            return None
+        if self.error == "missing_scope":
+            return "give the Slack app the scopes of slack-manifest.yml and reinstall it"
+        return "set a working SLACK_BOT_TOKEN (python -m bridge check tells) and restart the processes"
 
     @property
     def answered(self) -> bool:

@@ -154,6 +154,11 @@ class Keys:
         return f"{self.p}done:{job_id}"
 
     @property
+    def parked(self) -> str:
+        """Hash lane -> the job an operator must fix something for, and what (``python -m bridge outbox``)."""
+        return f"{self.p}parked"
+
+    @property
     def dead(self) -> str:
         return f"{self.p}dead"
 

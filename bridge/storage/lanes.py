@@ -1,9 +1,11 @@
 """Working the outbox: take a lane's lease, do its head job, record it, go on.
 
 Job handlers return :class:`Done` (the result to record and the jobs that follow from it) or raise
-:class:`Retry` (leave the job at the head and the lane alone until later). A job that keeps failing
-for a reason no retry fixes goes to the dead-letter list ``xdesk:dead`` with a log line, so one bad
-job cannot block a channel for ever.
+:class:`Retry` (leave the job at the head and the lane alone until later) or :class:`Park` (nothing
+helps until an operator fixes something: after :data:`PARK_AFTER` tries the lane stops, costing
+nothing, until ``python -m bridge outbox retry`` or ``drop``). A job that keeps failing for a reason
+no retry fixes goes to the dead-letter list ``xdesk:dead`` with a log line, so one bad job cannot
+block a channel for ever.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ IN_FLIGHT_GRACE = 25.0
 # An unexpected error (a bug, not Slack or X saying no) is retried a few times, then dead-lettered.
 MAX_UNEXPECTED = 5
 JOBS_PER_LEASE = 20
+# Tries of a job that only an operator can make succeed (X refusing the credentials, answers the
+# bridge cannot read) before its lane is parked: a few, in case it was a moment's trouble.
+PARK_AFTER = 3
+PARK_RETRY = 30.0  # seconds between those tries
 
 
 @dataclass
@@ -50,6 +56,17 @@ class Retry(Exception):
         super().__init__(reason)
         self.after = after
         self.reason = reason
+
+
+class Park(Exception):
+    """Only an operator can make this job succeed: ``fix`` says what they must do. ``tell``: jobs to
+    queue once when the lane is parked (a notice in the case's thread)."""
+
+    def __init__(self, reason: str, fix: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.fix = fix
+        self.tell: list[tuple[str, Job]] = []
 
 
 Handler = Callable[[Job], Done]
@@ -86,6 +103,9 @@ class LaneWorker:
 
     def _work(self, lane: str) -> bool:
         worked = False
+        if self.outbox.is_parked(lane):  # a job pushed since re-listed it: it waits for the operator
+            self.outbox.unlist(lane)
+            return False
         for _ in range(JOBS_PER_LEASE):
             job = self.outbox.head(lane)
             if job is None or not self._do(lane, job):
@@ -111,6 +131,17 @@ class LaneWorker:
             log.warning(kv("job.retry", lane=lane, job=job["id"], attempt=attempt, after=round(retry.after, 1),
                            reason=retry.reason))
             self.outbox.pace(lane, time.time() + retry.after)
+            return False
+        except Park as park:
+            attempt = self._attempt(job)
+            if attempt < PARK_AFTER:
+                log.warning(kv("job.retry", lane=lane, job=job["id"], attempt=attempt, after=PARK_RETRY,
+                               reason=park.reason))
+                self.outbox.pace(lane, time.time() + PARK_RETRY)
+                return False
+            self.outbox.park(lane, job, park.reason, park.fix, park.tell)
+            log.error(kv("job.parked", lane=lane, job=job["id"], kind=job.get("kind"), reason=park.reason,
+                         fix=f"{park.fix}, then: python -m bridge outbox retry {job['id']}"))
             return False
         except PermanentFailure as failure:
             return self._dead(lane, job, str(failure))

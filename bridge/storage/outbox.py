@@ -49,6 +49,9 @@ local n = 0
 for _, lane in ipairs(redis.call('SMEMBERS', ARGV[1]..'lanes')) do
   n = n + redis.call('LLEN', ARGV[1]..'lane:'..lane)
 end
+for _, lane in ipairs(redis.call('HKEYS', ARGV[1]..'parked')) do  -- parked lanes are off the list
+  if redis.call('SISMEMBER', ARGV[1]..'lanes', lane) == 0 then n = n + redis.call('LLEN', ARGV[1]..'lane:'..lane) end
+end
 return n
 """
 
@@ -74,6 +77,7 @@ class Outbox:
         self._release = client.register_script(_RELEASE)
         self._pending = client.register_script(_PENDING)
 
+
     def push(self, lane: str, job: Job, pipe: redis.client.Pipeline | None = None) -> None:
         target = pipe if pipe is not None else self.r.pipeline(transaction=True)
         target.rpush(self.keys.lane(lane), json.dumps(job))
@@ -93,6 +97,78 @@ class Outbox:
     def holds(self, lane: str, job_id: str) -> bool:
         """Whether the job is still waiting in the lane (a short lane: the ``x`` lane of one desk)."""
         return any(json.loads(raw).get("id") == job_id for raw in self.r.lrange(self.keys.lane(lane), 0, -1))
+
+    # -- parked lanes and dead letters: what an operator re-drives (python -m bridge outbox) --
+
+    def park(self, lane: str, job: Job, reason: str, fix: str, tell: list[tuple[str, Job]]) -> None:
+        """Stop working ``lane`` until :meth:`redrive` or :meth:`drop`; queue ``tell`` once."""
+        entry = json.dumps({"lane": lane, "job": job, "reason": reason, "fix": fix, "since": time.time()})
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.parked, lane, entry)
+            pipe.srem(self.keys.lanes, lane)
+            for tell_lane, tell_job in tell:
+                self.push(tell_lane, tell_job, pipe)
+            pipe.execute()
+
+    def is_parked(self, lane: str) -> bool:
+        return bool(self.r.hexists(self.keys.parked, lane))
+
+    def unlist(self, lane: str) -> None:
+        self.r.srem(self.keys.lanes, lane)
+
+    def parked(self) -> list[dict[str, Any]]:
+        """Every parked lane's entry: ``lane``, ``job``, ``reason``, ``fix``, ``since``."""
+        return sorted((json.loads(raw) for raw in self.r.hvals(self.keys.parked)), key=lambda e: e["since"])
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Every dead letter: ``lane``, ``job``, ``reason``."""
+        return [json.loads(raw) for raw in self.r.lrange(self.keys.dead, 0, -1)]
+
+    def redrive(self, job_id: str) -> str | None:
+        """Work the job again: a parked one where it waits, a dead one at the head of its lane.
+        ``parked`` or ``dead`` for what it was, None when it is neither (already re-driven: each once)."""
+        return self._operator(job_id, None)
+
+    def drop(self, job_id: str, result: Any) -> str | None:
+        """Give up on the job for good, recording ``result`` as its outcome; the lane goes on with the
+        next job. ``parked`` or ``dead`` for what it was, None when it is neither."""
+        return self._operator(job_id, json.dumps(result))
+
+    def _operator(self, job_id: str, drop: str | None) -> str | None:
+        # WATCH: two operators (or a retry and a worker) racing act once; the loser sees it done.
+        k = self.keys
+        with self.r.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(k.parked, k.dead)
+                    parked = {lane: json.loads(raw) for lane, raw in pipe.hgetall(k.parked).items()}
+                    lane = next((name for name, e in parked.items() if e["job"]["id"] == job_id), None)
+                    dead = next((raw for raw in pipe.lrange(k.dead, 0, -1)
+                                 if json.loads(raw)["job"]["id"] == job_id), None) if lane is None else None
+                    if lane is None and dead is None:
+                        pipe.unwatch()
+                        return None
+                    pipe.multi()
+                    pipe.delete(k.failures(job_id))
+                    if lane is not None:
+                        pipe.hdel(k.parked, lane)
+                        if drop is not None:  # the job is the lane's head: done, the next one goes on
+                            pipe.lpop(k.lane(lane))
+                            pipe.set(k.done(job_id), drop, ex=DONE_TTL)
+                        pipe.sadd(k.lanes, lane)
+                    elif drop is None:
+                        entry = json.loads(dead)  # type: ignore[arg-type]
+                        pipe.lrem(k.dead, 1, dead)  # type: ignore[arg-type]
+                        pipe.delete(k.done(job_id))
+                        pipe.lpush(k.lane(entry["lane"]), json.dumps(entry["job"]))
+                        pipe.sadd(k.lanes, entry["lane"])
+                    else:
+                        pipe.lrem(k.dead, 1, dead)  # type: ignore[arg-type]
+                    pipe.lpush(k.wake, "1")
+                    pipe.execute()
+                    return "parked" if lane is not None else "dead"
+                except redis.WatchError:
+                    continue
 
     def depth(self, lane: str) -> int:
         return int(self.r.llen(self.keys.lane(lane)))

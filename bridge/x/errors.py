@@ -18,14 +18,18 @@ log = logging.getLogger(__name__)
 
 
 class XError(Exception):
-    """An X call failed. ``reason`` is a sentence for an agent in Slack; it never holds a secret."""
+    """An X call failed. ``reason`` is a sentence for an agent in Slack; it never holds a secret.
+
+    ``fix``: what an operator must do before any retry can succeed (None: time alone may fix it).
+    """
 
     retryable = False
 
-    def __init__(self, reason: str, *, status: int | None = None) -> None:
+    def __init__(self, reason: str, *, status: int | None = None, fix: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        self.fix = fix
 
 
 class RateLimited(XError):
@@ -112,7 +116,8 @@ def error_from(response: requests.Response, brand_username: str | None) -> XErro
         return RateLimited(_float(headers.get("x-rate-limit-reset")), daily=False)
     if status == 401:
         return XAuthError("X rejected the brand account's credentials (HTTP 401): check X_API_KEY, "
-                          "X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET", status=401)
+                          "X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET", status=401,
+                          fix="set working X credentials (python -m bridge check tells) and restart the worker")
     if status >= 500:
         return XUnavailable(f"X is not answering right now (HTTP {status}); the bridge will retry",
                             status=status)
@@ -122,7 +127,8 @@ def error_from(response: requests.Response, brand_username: str | None) -> XErro
         log.error(kv("x.fields_refused", fields=refused, hint="X no longer knows fields the bridge asks for "
                      "(a Tweet->Post rename as in OpenAPI 2.167?); bridge/x/wire.py FIELDS must follow"))
         return XUnavailable(f"X refused the fields the bridge asks for ({refused}): X changed its API and an "
-                            "operator must update the bridge", status=400)
+                            "operator must update the bridge", status=400,
+                            fix="update xdesk to a version that speaks X's current API")
     if status == 403 and ("mentioned or otherwise engaged" in said or "reply to this conversation" in said):
         return ReplyNotAllowed(brand_username)
     if "deleted or not visible" in said or status == 404 or problem_type.endswith("/resource-not-found"):

@@ -153,7 +153,7 @@ def unusable(endpoint: str, missing: set[str], sample: Mapping[str, Any]) -> NoR
                  "OpenAPI 2.167?); bridge/x/wire.py must follow"))
     fields = ", ".join(sorted(missing))
     raise XUnavailable(f"X answered {endpoint} without fields the bridge needs ({fields}); an operator "
-                       "must update the bridge")
+                       "must update the bridge", fix="update xdesk to a version that reads X's current answers")
 
 
 def int_or_none(value: str | None) -> int | None:
