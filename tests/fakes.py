@@ -323,6 +323,8 @@ class FastDesk:
     def hurry(self, retries: bool = True) -> None:
         """Lanes paced or waiting for a retry may go now."""
         outbox = self.store.outbox
+        for key in self.store.r.scan_iter(self.store.keys.slack_pace("*")):  # Slack's pace: the worker's timing
+            self.store.r.delete(key)
         for lane in outbox.lanes():
             head = outbox.head(lane)
             if retries or head is None or not self.store.r.exists(self.store.keys.failures(head["id"])):

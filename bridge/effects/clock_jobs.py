@@ -17,7 +17,7 @@ from bridge.core.mrkdwn import escape_mrkdwn
 from bridge.core.settings import Settings
 from bridge.effects.jobs import notice_job, retry_if_later
 from bridge.effects.replies import XReplies
-from bridge.effects.slack_posts import SLACK_PACE, SlackPosting, slack_call
+from bridge.effects.slack_posts import SlackPosting, slack_call
 from bridge.slack.blocks import notice_blocks
 from bridge.slack.port import SlackPort
 from bridge.storage.lanes import Done
@@ -98,7 +98,7 @@ class ClockJobs:
         ts = slack_call(lambda: self.posting.post_once(
             job, channel, lambda images=True: notice_blocks(text), payload={"period": job["period"]}))
         log.info(kv("hours.summary_posted", channel=channel, period=job["period"], cases=len(cases), ts=ts))
-        return Done({"ts": ts}, pace=SLACK_PACE)
+        return Done({"ts": ts})
 
     def _listed(self, case: Case) -> str:
         tweet = self.store.tweet(case.first_tweet)
@@ -124,7 +124,7 @@ class ClockJobs:
         ts = slack_call(lambda: self.posting.post_once(
             job, case.channel, lambda images=True: notice_blocks(text), payload={"case_id": case.id}))
         log.info(kv("reminder.unclaimed", case=case.id, channel=case.channel, ts=ts))
-        return Done({"ts": ts}, pace=SLACK_PACE)
+        return Done({"ts": ts})
 
     def remind_waiting(self, job: dict) -> Done:
         case = self.store.case(CaseId(job["case"]))

@@ -18,9 +18,9 @@ from bridge.core.settings import Settings
 from bridge.core.tweet_text import compose, dm_text
 from bridge.effects.jobs import cancelled, notice_job, parked_notice, react_job, retry_if_later, within_budget
 from bridge.effects.replies import XReplies
-from bridge.storage.budget import DMS
 from bridge.storage.dms import DmStore
 from bridge.storage.lanes import Attempts, Done, Park
+from bridge.storage.limits import DMS
 from bridge.storage.store import Store
 from bridge.x.client import RateLimited, XError, XUnavailable
 from bridge.x.port import DirectPort

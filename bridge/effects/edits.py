@@ -12,8 +12,8 @@ from bridge.core.log import kv
 from bridge.core.models import Case, tweet_url
 from bridge.core.settings import Settings
 from bridge.effects.jobs import notice_job, retry_if_later, within_budget
-from bridge.storage.budget import DELETES
 from bridge.storage.lanes import Done
+from bridge.storage.limits import DELETES
 from bridge.storage.store import Store
 from bridge.x.client import XError
 from bridge.x.port import XPort

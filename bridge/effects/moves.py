@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import replace
 
 from bridge.core.log import kv
 from bridge.core.models import Case, CaseId, TweetId
-from bridge.effects.slack_posts import SLACK_PACE, SlackPosting, job_error
+from bridge.effects.slack_posts import SlackPosting, job_error
 from bridge.slack.blocks import (
     Block,
     escape_mrkdwn,
@@ -64,8 +63,8 @@ class CaseMoves:
         start = int(self.store.r.get(done_key) or 0)
         thread = case.parent_ts
         for index in range(start, len(items)):
-            if index > start:
-                time.sleep(SLACK_PACE)  # one message a second in a channel, and the history stays in order
+            # In order, at Slack's pace: post_once raises NotYet when the channel must wait, and the
+            # job goes on from here (done_key) when it may.
             render = self._render(items[index])
             sub = {"id": f"{job['id']}:{index}"}
             # A copy carries what it copies, so that moving the case again copies the original.
@@ -85,7 +84,7 @@ class CaseMoves:
             ("slack", {**base, "id": f"movedaway:{job['id']}", "kind": "moved_away"}),
             (f"post:{job['from_channel']}", {**base, "id": f"movednotice:{job['id']}", "kind": "thread_notice",
                                              "text": went}),
-        ], pace=SLACK_PACE)
+        ])
 
     def _snapshot(self, job: dict) -> list[dict]:
         """The old thread as it was when the case moved, read once and kept for the job's retries."""
@@ -154,7 +153,7 @@ class CaseMoves:
 
     def thread_notice(self, job: dict) -> Done:
         ts = self._post(job, job["channel"], lambda images=True: notice_blocks(job["text"]), job["case"], job["ts"])
-        return Done({"ts": ts}, pace=SLACK_PACE)
+        return Done({"ts": ts})
 
     def _post(self, job: dict, channel: str, render: Callable, case_id: str, thread_ts: str,
               extra: dict | None = None) -> str:

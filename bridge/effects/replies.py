@@ -31,8 +31,8 @@ from bridge.effects.media_upload import MediaFailed, ReplyMedia
 from bridge.effects.slack_posts import job_error
 from bridge.slack.client import SlackError
 from bridge.slack.port import SlackPort
-from bridge.storage.budget import TWEETS
 from bridge.storage.lanes import Attempts, Done, Park, Retry
+from bridge.storage.limits import TWEETS
 from bridge.storage.store import Store
 from bridge.x.client import RateLimited, TweetGone, XError, XUnavailable
 from bridge.x.port import XPort

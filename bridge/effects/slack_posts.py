@@ -19,14 +19,17 @@ from bridge.effects.case_history import CaseHistory
 from bridge.slack.blocks import followup_blocks, notice_blocks, parent_blocks
 from bridge.slack.client import SlackError
 from bridge.slack.port import SlackPort
-from bridge.storage.lanes import Attempts, Done, Park, PermanentFailure, Retry
+from bridge.storage.lanes import Attempts, Done, NotYet, Park, PermanentFailure, Retry
+from bridge.storage.limits import SlackPace
 from bridge.storage.store import Store
 
 log = logging.getLogger(__name__)
 
-# Seconds between posts in one channel: Slack allows about one a second, with short bursts. The
-# fault tests and the soak benchmark run against an emulator and set XDESK_SLACK_PACE lower.
+# Seconds between posts in one channel once a burst is spent: Slack allows about one a second, with
+# short bursts (https://docs.slack.dev/apis/web-api/rate-limits#special-rate-limits). The fault tests
+# and the soak benchmark run against an emulator and set XDESK_SLACK_PACE lower.
 SLACK_PACE = float(os.environ.get("XDESK_SLACK_PACE", "1.0"))
+SLACK_BURST = 3  # posts at once in a channel before the pace applies; Slack's bursts allow more
 
 Render = Callable[..., tuple[list[dict], str]]  # (images: bool) -> (blocks, fallback text)
 
@@ -57,6 +60,7 @@ class SlackPosting:
         self.settings = settings
         self.brand = brand
         self.history = CaseHistory(store, slack)
+        self.pace = SlackPace(store.r, store.keys, SLACK_PACE, SLACK_BURST)
 
     def handlers(self) -> dict[str, Callable]:
         return {
@@ -104,7 +108,7 @@ class SlackPosting:
                                                      payload=payload))
         self.store.set_parent(case.id, channel, ts)
         log.info(kv("case.posted", case=case.id, tweet=tweet.id, channel=channel, ts=ts))
-        return Done({"ts": ts}, pace=SLACK_PACE)
+        return Done({"ts": ts})
 
     def followup(self, job: dict) -> Done:
         case = self.case(job["case"])
@@ -114,7 +118,7 @@ class SlackPosting:
         ts = slack_call(lambda: self.post_once(job, case.channel, lambda images=True: followup_blocks(
             tweet, images=images), thread_ts=case.parent_ts, payload={"case_id": case.id, "tweet_id": tweet.id}))
         log.info(kv("case.followup_posted", case=case.id, tweet=tweet.id, channel=case.channel, ts=ts))
-        return Done({"ts": ts}, pace=SLACK_PACE)
+        return Done({"ts": ts})
 
     def reopened(self, job: dict) -> Done:
         case = self.case(job["case"])
@@ -129,7 +133,7 @@ class SlackPosting:
             raise PermanentFailure(f"case {case.id} has no parent to post a notice under")
         ts = slack_call(lambda: self.post_once(job, case.channel, lambda images=True: notice_blocks(text),
                                                  thread_ts=case.parent_ts, payload={"case_id": case.id}))
-        return Done({"ts": ts}, pace=SLACK_PACE)
+        return Done({"ts": ts})
 
     def update(self, job: dict) -> Done:
         case = self.case(job["case"])
@@ -174,6 +178,8 @@ class SlackPosting:
                 log.info(kv("slack.post_reconciled", job=job["id"], channel=channel, ts=found))
                 attempts.answered()
                 return found
+        if (wait := self.pace.take(channel)) > 0:
+            raise NotYet(wait)  # the channel's lane waits exactly until Slack takes the next post
         metadata = {"event_type": event_type, "event_payload": {**payload, "job": job["id"]}}
 
         def post(images: bool = True) -> str:

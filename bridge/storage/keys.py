@@ -166,6 +166,10 @@ class Keys:
         """Hash ``remaining``, ``reset``: X's write budget for ``endpoint``, shared by every lane."""
         return f"{self.p}xbudget:{endpoint}"
 
+    def slack_pace(self, channel: str) -> str:
+        """When the next post to ``channel`` is due under Slack's pace (bridge/storage/limits.py)."""
+        return f"{self.p}slackpace:{channel}"
+
     def x_budget_probe(self, endpoint: str) -> str:
         """Set while the one write that learns a new window's count is on its way (15 s at most)."""
         return f"{self.p}xbudget-probe:{endpoint}"

@@ -48,7 +48,7 @@ PARK_RETRY = 30.0  # seconds between those tries
 class Done:
     result: Any = True
     followups: list[tuple[str, Job]] = field(default_factory=list)
-    pace: float = 0.0  # seconds to leave the lane alone afterwards (Slack's per-channel pace)
+    pace: float = 0.0  # seconds to leave the lane alone afterwards
 
 
 class Retry(Exception):
@@ -67,6 +67,15 @@ class Park(Exception):
         self.reason = reason
         self.fix = fix
         self.tell: list[tuple[str, Job]] = []
+
+
+class NotYet(Exception):
+    """Not a failure: the job may go in ``after`` seconds (Slack's pace in its channel). The lane
+    waits exactly that long; nothing is counted or logged as a retry."""
+
+    def __init__(self, after: float) -> None:
+        super().__init__(f"not before {after:.2f} s")
+        self.after = after
 
 
 Handler = Callable[[Job], Done]
@@ -126,6 +135,9 @@ class LaneWorker:
             return self._dead(lane, job, f"no handler for job kind {job.get('kind')!r}")
         try:
             done = handler(job)
+        except NotYet as wait:
+            self.outbox.pace(lane, time.time() + wait.after)
+            return False
         except Retry as retry:
             attempt = self._attempt(job)
             log.warning(kv("job.retry", lane=lane, job=job["id"], attempt=attempt, after=round(retry.after, 1),

@@ -64,7 +64,7 @@ return 0
 def x_lane(case_id: str) -> str:
     """The lane of a case's effects on X (replies, chains, DMs, deletes, asks, auto-replies): in order
     within the case, independent of every other case, so one stuck reply holds only its own case.
-    X's shared write budget is kept by :class:`bridge.storage.budget.XBudget`, not by the lanes."""
+    X's shared write budget is kept by :class:`bridge.storage.limits.XBudget`, not by the lanes."""
     return f"x:{case_id}"
 
 

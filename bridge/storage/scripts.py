@@ -358,3 +358,15 @@ if left > 0 then
 end
 return tostring(reset - now)
 """
+
+# A post to a channel under Slack's pace (GCRA: the theoretical time of the next post, ``tat``): up to
+# ``burst`` at once, then one per ``interval``. 0: post now (counted); else the seconds to wait.
+TAKE_SLACK_PACE = """
+local now, interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local allowed_at = tat - (burst - 1) * interval
+if allowed_at > now then return tostring(allowed_at - now) end
+redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil((tat + interval - now) * 1000) + 1000)
+return '0'
+"""

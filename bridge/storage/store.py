@@ -40,8 +40,8 @@ from bridge.core.models import (
     Tweet,
     TweetId,
 )
-from bridge.storage.budget import XBudget
 from bridge.storage.keys import PREFIX, Keys
+from bridge.storage.limits import XBudget
 from bridge.storage.outbox import Job, Outbox
 from bridge.storage.scripts import ANSWERED, CLAIM, FORWARD, INGEST, RELEASE, SET_STATUS
 

@@ -1,9 +1,14 @@
-"""X's write budgets of the brand account, kept in Redis and shared by every lane, thread and process.
+"""The limits of X and Slack, kept in Redis and shared by every lane, thread and process.
 
-Each case has its own X lane (:func:`bridge.storage.outbox.x_lane`), so without one shared count the
-lanes together could send past X's limits (``POST /2/tweets``: 100 per 15 minutes per user; DMs: 15
-per 15 minutes): https://docs.x.com/x-api/fundamentals/rate-limits. The count follows X's own
+:class:`XBudget`: X's write budgets of the brand account. Each case has its own X lane
+(:func:`bridge.storage.outbox.x_lane`), so without one shared count the lanes together could send
+past X's limits (``POST /2/tweets``: 100 per 15 minutes per user; DMs: 15 per 15 minutes):
+https://docs.x.com/x-api/fundamentals/rate-limits. The count follows X's own
 ``x-rate-limit-*`` headers after every write; in between, each write takes one from it.
+
+:class:`SlackPace`: Slack's pace for ``chat.postMessage``, about one message a second in a channel
+with short bursts allowed (https://docs.slack.dev/apis/web-api/rate-limits#special-rate-limits),
+counted from the time of each post (GCRA), not slept after it.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import time
 import redis
 
 from bridge.storage.keys import Keys
-from bridge.storage.scripts import TAKE_BUDGET
+from bridge.storage.scripts import TAKE_BUDGET, TAKE_SLACK_PACE
 
 TWEETS = "POST /2/tweets"
 DELETES = "DELETE /2/tweets/:id"
@@ -45,3 +50,19 @@ class XBudget:
             pipe.hset(key, mapping={"remaining": remaining, "reset": repr(reset_at)})
             pipe.expireat(key, int(reset_at) + 60)  # a past window says nothing
             pipe.execute()
+
+
+class SlackPace:
+    """Posts to one channel: up to ``burst`` at once, then one per ``interval`` seconds."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, interval: float, burst: int) -> None:
+        self.keys = keys
+        self.interval, self.burst = interval, max(1, burst)
+        self._take = client.register_script(TAKE_SLACK_PACE)
+
+    def take(self, channel: str) -> float:
+        """0 when a post to ``channel`` may go now (it is counted); else the seconds until it may."""
+        if self.interval <= 0:
+            return 0.0
+        args = [repr(time.time()), repr(self.interval), self.burst]
+        return float(self._take(keys=[self.keys.slack_pace(channel)], args=args))
