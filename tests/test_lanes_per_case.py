@@ -36,6 +36,7 @@ def test_the_cases_lanes_share_xs_budget_for_tweets_and_never_burst_past_it(desk
     for i, (_, parent) in enumerate(cases):
         desk.reply(ANNA, parent, f"Line {i} is back.")
     desk.x.wait_for_posts(3)
-    desk.wait_for(lambda: bool(notices(desk, cases[3][1], "Your reply is queued and will be tweeted at about")))
+    [(_, waiting)] = [(t, p) for t, p in cases if t not in {post["in_reply_to_tweet_id"] for post in desk.x.posted}]
+    desk.wait_for(lambda: bool(notices(desk, waiting, "Your reply is queued and will be tweeted at about")))
     assert not any(r.path == "/2/tweets" and r.status == 429 for r in desk.x.requests)  # not asked: counted
     assert len(desk.x.posted) == 3
