@@ -1,0 +1,279 @@
+"""How fast and how cheap the bridge is, black-box: the Procfile's processes between the emulators.
+
+    python -m bench.perf
+
+X's mention budget is at its real ratio (one poll per 3 s: 300 calls per 15 minutes), Slack takes
+one post a second per channel with bursts of 3, as Slack does. One run measures, in this order:
+the processes at rest (CPU, RSS), single tweets to their Slack parents, agents' replies to their
+tweets, one case's reply failing at X while ten others go out, a backlog of 120 tweets over three
+channels, and the Redis memory the open cases take. Every figure is printed next to its goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.soak_world import RedisServer, event_payload, is_case_parent, say
+from bridge.sandbox.cluster import Cluster
+from bridge.sandbox.fixtures import ANNA, BOT_TOKEN, DSL, GENERAL, MOBILE, SIGNING_SECRET, X_KEYS
+from bridge.sandbox.slack.server import SlackEmulator
+from bridge.sandbox.x.server import XEmulator
+
+CHANNELS = (GENERAL, DSL, MOBILE)
+WINDOW = 60.0  # X's 15-minute window, scaled down; its limits are scaled with it
+MENTION_POLLS = int(WINDOW / 3)  # X: 300 mention reads per 15 minutes, one per 3 s
+SETTINGS = f"""
+[slack]
+mode = "http"
+default_channel = "{GENERAL}"
+agents = []
+
+[x]
+min_poll_interval = 0.5
+
+[agents.{ANNA}]
+signature = "^AN"
+
+[[topics]]
+name = "DSL"
+channel = "{DSL}"
+keywords = ["dsl", "router"]
+
+[[topics]]
+name = "Mobile"
+channel = "{MOBILE}"
+keywords = ["5g", "roaming"]
+"""
+
+
+class TimedX(XEmulator):
+    """The X emulator, noting when each reply tweet was created (for reply -> tweet latency)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tweeted_at: dict[str, float] = {}  # the tweet it replies to -> when
+        self.polled_at: list[float] = []  # each read of the mentions timeline
+
+    def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> Any:
+        started = time.time()
+        reply = super().handle(method, raw_path, headers, body)
+        if method == "GET" and "/mentions" in raw_path:
+            self.polled_at.append(started)
+        if method == "POST" and raw_path.startswith("/2/tweets") and reply.status == 201:
+            to = (json.loads(body).get("reply") or {}).get("in_reply_to_tweet_id")
+            self.tweeted_at.setdefault(str(to), time.time())
+        return reply
+
+
+@dataclass
+class Figures:
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def add(self, name: str, measured: str, goal: str) -> None:
+        self.rows.append((name, measured, goal))
+        say(f"{name}: {measured} (goal {goal})")
+
+    def table(self) -> str:
+        width = max(len(r[0]) for r in self.rows) + 2
+        second = max(len(r[1]) for r in self.rows) + 2
+        lines = [f"{'figure':<{width}}{'measured':<{second}}goal"]
+        lines += [f"{name:<{width}}{measured:<{second}}{goal}" for name, measured, goal in self.rows]
+        return "\n".join(lines)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class Processes:
+    """CPU time and memory of the bridge's processes (web, worker), whatever restarts them."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    def _procs(self) -> list[psutil.Process]:
+        return [psutil.Process(p.popen.pid) for p in self.cluster.procs if p.popen is not None and p.alive]
+
+    def cpu(self) -> float:
+        return sum(sum(p.cpu_times()[:2]) for p in self._procs())
+
+    def rss(self) -> list[float]:
+        return [p.memory_info().rss / 2**20 for p in self._procs()]
+
+
+def parent_of(slack: SlackEmulator, tweet_id: str) -> dict | None:
+    for channel in CHANNELS:
+        for message in slack.messages(channel):
+            if is_case_parent(message) and event_payload(message).get("tweet_id") == tweet_id:
+                return {**message, "channel": channel}
+    return None
+
+
+def wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up waiting for {what}")
+        time.sleep(0.02)  # the emulators' state, read from outside: nothing to block on
+
+
+def run(workdir: Path, seed: int) -> Figures:
+    rng = random.Random(seed)
+    figures = Figures()
+    redis_server = RedisServer(workdir / "redis")
+    limits = {"GET /2/users/:id/mentions": MENTION_POLLS}
+    x = TimedX(window_seconds=WINDOW, rate_limits=limits, **X_KEYS)
+    slack = SlackEmulator(channels=CHANNELS, post_rate_per_channel=1.0, post_burst=3, bot_token=BOT_TOKEN,
+                          signing_secret=SIGNING_SECRET, users={ANNA: {"name": "anna"}})
+    settings = workdir / "settings.toml"
+    settings.write_text(SETTINGS)
+    with x, slack:
+        cluster = Cluster(x, slack, redis_server.url, settings, workdir).start()
+        procs = Processes(cluster)
+        try:
+            idle_rate = at_rest(procs, figures)
+            tweets = latency_to_slack(x, slack, rng, figures)
+            parents = latency_to_x(x, slack, cluster, tweets, figures)
+            stuck_case(x, slack, cluster, parents, figures)
+            backlog(x, slack, procs, idle_rate, figures)
+            redis_per_case(redis_server, figures)
+            figures.add("RSS per process", " / ".join(f"{mb:.0f} MB" for mb in procs.rss()), "<= 150 MB")
+        finally:
+            cluster.stop()
+            redis_server.stop()
+    return figures
+
+
+def at_rest(procs: Processes, figures: Figures, seconds: float = 30.0) -> float:
+    time.sleep(5)  # past start-up
+    before, started = procs.cpu(), time.monotonic()
+    time.sleep(seconds)
+    rate = (procs.cpu() - before) / (time.monotonic() - started)
+    figures.add("idle CPU (web + worker)", f"{100 * rate:.2f} % of one core", "<= 1 %")
+    return rate
+
+
+def latency_to_slack(x: XEmulator, slack: SlackEmulator, rng: random.Random, figures: Figures,
+                     n: int = 41) -> list[str]:
+    took, tweets = [], []
+    for i in range(n):
+        tweeted = time.time()
+        tweet_id = x.add_tweet(f"@Telekom_hilft my router {i} is down", author=f"kunde_{i}")
+        tweets.append(tweet_id)
+        wait(lambda t=tweet_id: parent_of(slack, t) is not None, 30, f"the parent of {tweet_id}")
+        took.append(float(parent_of(slack, tweet_id)["ts"]) - tweeted)  # type: ignore[index]
+        time.sleep(rng.uniform(0.2, 1.5))  # customers tweet when they like, not in step with the polls
+    figures.add("tweet -> Slack parent p50 / p99", f"{statistics.median(took):.2f} s / {percentile(took, .99):.2f} s",
+                "<= 1.5 s / <= 3 s")
+    gaps = [b - a for a, b in zip(x.polled_at, x.polled_at[1:], strict=False)]  # type: ignore[attr-defined]
+    say(f"mention polls: {len(x.polled_at)}, every {statistics.median(gaps):.2f} s (median), "  # type: ignore[attr-defined]
+        f"max {max(gaps):.2f} s")
+    return tweets
+
+
+def claim_and_reply(cluster: Cluster, slack: SlackEmulator, parent: dict, text: str) -> float:
+    cluster.act(slack.add_reaction, ANNA, parent["channel"], parent["ts"], "eyes")
+    wait(lambda: f"<@{ANNA}>" in str(slack.message(parent["channel"], parent["ts"])), 15, "the claim")
+    sent = time.time()
+    cluster.act(slack.post_user_message, ANNA, parent["channel"], text, thread_ts=parent["ts"])
+    return sent
+
+
+def latency_to_x(x: TimedX, slack: SlackEmulator, cluster: Cluster, tweets: list[str], figures: Figures,
+                 n: int = 30) -> list[dict]:
+    parents = [parent_of(slack, t) for t in tweets]
+    took = []
+    for i, parent in enumerate(parents[:n]):
+        assert parent is not None
+        tweet_id = event_payload(parent)["tweet_id"]
+        sent = claim_and_reply(cluster, slack, parent, f"Reset done for line {i}.")
+        wait(lambda t=tweet_id: t in x.tweeted_at, 15, f"the reply to {tweet_id}")
+        took.append(x.tweeted_at[tweet_id] - sent)
+    figures.add("Slack reply -> tweet p50 / p99", f"{statistics.median(took):.2f} s / {percentile(took, .99):.2f} s",
+                "keep (0.03 s / 0.05 s)")
+    return [p for p in parents[n:] if p is not None]
+
+
+def stuck_case(x: TimedX, slack: SlackEmulator, cluster: Cluster, parents: list[dict], figures: Figures) -> None:
+    stuck, others = parents[0], parents[1:11]
+    stuck_tweet = event_payload(stuck)["tweet_id"]
+    x.fail_next("POST", r"^/2/tweets$", status=503, times=10**6, body_regex=f'"{stuck_tweet}"')
+    claim_and_reply(cluster, slack, stuck, "We are looking into it.")
+    took = []
+    for i, parent in enumerate(others):
+        tweet_id = event_payload(parent)["tweet_id"]
+        sent = claim_and_reply(cluster, slack, parent, f"Fixed line {i} meanwhile.")
+        wait(lambda t=tweet_id: t in x.tweeted_at, 30, f"the reply to {tweet_id}")
+        took.append(x.tweeted_at[tweet_id] - sent)
+    held = stuck_tweet not in x.tweeted_at
+    time.sleep(10)  # X keeps failing a while longer
+    x.clear_faults()
+    wait(lambda: stuck_tweet in x.tweeted_at, 60, "the stuck reply once X answers")
+    once = sum(p["in_reply_to_tweet_id"] == stuck_tweet for p in x.posted) == 1
+    figures.add("others' replies while one case's X call fails", f"max {max(took):.2f} s, stuck one "
+                f"{'held' if held else 'NOT held'}, sent {'once' if once else 'NOT once'}", "within 2 s; once later")
+
+
+def backlog(x: XEmulator, slack: SlackEmulator, procs: Processes, idle_rate: float, figures: Figures,
+            per_channel: int = 40) -> None:
+    words = {GENERAL: "bill", DSL: "router", MOBILE: "5G"}
+    before = {c: len([m for m in slack.messages(c) if is_case_parent(m)]) for c in CHANNELS}
+    cpu, started = procs.cpu(), time.monotonic()
+    for i in range(per_channel):
+        for channel in CHANNELS:
+            x.add_tweet(f"@Telekom_hilft my {words[channel]} backlog {i}", author=f"backlog_{channel}_{i}")
+    wait(lambda: all(len([m for m in slack.messages(c) if is_case_parent(m)]) >= before[c] + per_channel
+                     for c in CHANNELS), 300, "the backlog in Slack")
+    elapsed = time.monotonic() - started
+    used = procs.cpu() - cpu - idle_rate * elapsed
+    ratios = []
+    for channel in CHANNELS:
+        times = sorted(float(m["ts"]) for m in slack.messages(channel) if is_case_parent(m))[-per_channel:]
+        ideal = (per_channel - 3) / 1.0  # three at once, then one a second
+        ratios.append(ideal / (times[-1] - times[0]))
+    figures.add("backlog of 120 over 3 channels", f"{min(ratios):.2f} of Slack's ceiling", ">= 0.95")
+    figures.add("CPU per handled tweet", f"{1000 * used / (per_channel * len(CHANNELS)):.1f} ms over idle",
+                "<= 2 ms over idle")
+
+
+def redis_per_case(redis_server: RedisServer, figures: Figures) -> None:
+    r = redis_server.client
+    cases = int(r.get("xdesk:seq:case") or 0)
+    sizes: dict[str, int] = {}
+    for key in r.scan_iter(count=1000):
+        family = key.split(":")[1] if key.count(":") else key
+        sizes[family] = sizes.get(family, 0) + int(r.memory_usage(key) or 0)
+    top = ", ".join(f"{name} {size // max(1, cases)}" for name, size in sorted(sizes.items(), key=lambda i: -i[1])[:5])
+    figures.add("Redis per open case", f"{sum(sizes.values()) // max(1, cases)} bytes", "<= 1 KB")
+    say(f"bytes per case by key family: {top}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.perf", description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, Redis)")
+    opts = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="xdesk-perf-"))
+    figures = run(workdir, opts.seed)
+    print(figures.table(), flush=True)
+    if opts.keep:
+        say(f"logs and Redis data kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
