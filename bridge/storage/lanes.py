@@ -230,7 +230,12 @@ class Attempts:
         return {name: value if value is not None else now[name] for name, value in zip(now, kept, strict=True)}
 
     def answered(self) -> None:
-        self.r.hdel(self.key, "sent")
+        """The call was answered: it did what it did, so a later lookup has nothing to reconcile. The
+        mark stays an hour, for an answer recorded while its job was being taken over."""
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hdel(self.key, "sent")
+            pipe.expire(self.key, 3600)
+            pipe.execute()
 
     def refused(self) -> None:
         """The API answered no: this attempt made nothing (a later one may still be made)."""

@@ -21,6 +21,12 @@ from bridge.storage.keys import Keys
 Job = dict[str, Any]
 
 DONE_TTL = 14 * 24 * 3600
+# Most done-marks are there for one reason: a worker whose lease ran out after doing a job must not do
+# it again (bridge/storage/lanes.py), a matter of seconds. They go after a day. The marks of the jobs
+# whose outcome is read later (was this reply tweeted? for edits and deletes; was the parent posted?
+# for moves) are kept DONE_TTL.
+DONE_TTL_SHORT = 24 * 3600
+DONE_KEPT = frozenset({"reply", "dm_reply", "parent"})
 
 # Pop the head only if it is still the job we did (another holder after an expired lease may have
 # done it), record the result, and push the follow-up jobs.
@@ -181,7 +187,8 @@ class Outbox:
         return json.loads(raw) if raw is not None else None
 
     def complete(self, lane: str, job: Job, result: Any, followups: list[tuple[str, Job]]) -> None:
-        args: list[Any] = [self.p, lane, job["id"], json.dumps(result), DONE_TTL]
+        ttl = DONE_TTL if job.get("kind") in DONE_KEPT else DONE_TTL_SHORT
+        args: list[Any] = [self.p, lane, job["id"], json.dumps(result, separators=(",", ":")), ttl]
         for follow_lane, follow_job in followups:
             args += [follow_lane, json.dumps(follow_job)]
         self._complete(args=args)

@@ -21,9 +21,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import MISSING, fields, is_dataclass
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import redis
 
@@ -92,11 +92,11 @@ class Store:
         args = [
             self.p,
             tweet.id,
-            json.dumps(asdict(tweet)),
+            compact_json(tweet),
             tweet.conversation_id or "",
             channel,
             topic or "",
-            json.dumps(asdict(tweet.author)),
+            compact_json(tweet.author),
             "1" if answerable else "0",
             len(tweet.referenced),
             *tweet.referenced,
@@ -259,6 +259,26 @@ class Store:
             except redis.WatchError:
                 return False  # a twin delivery took it first
         return True
+
+
+def compact_json(value: Any) -> str:
+    """A dataclass as JSON without the fields at their defaults: a case's tweets and customer are
+    stored for as long as the case, so every byte counts (issue 9: at most 1 KB per open case)."""
+    return json.dumps(_without_defaults(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def _without_defaults(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        out = {}
+        for f in fields(value):
+            item = getattr(value, f.name)
+            if f.default is not MISSING and item == f.default:
+                continue
+            out[f.name] = _without_defaults(item)
+        return out
+    if isinstance(value, (tuple, list)):
+        return [_without_defaults(v) for v in value]
+    return value
 
 
 def tweet_from_json(raw: str) -> Tweet:

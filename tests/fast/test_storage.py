@@ -1,0 +1,25 @@
+"""What a case keeps in Redis: every field of its tweets and customer, and nothing at its default."""
+
+from __future__ import annotations
+
+import redis
+
+from bridge.core.models import Author, ChannelId, Media, Tweet, TweetId, UserId
+from bridge.storage.store import Store
+
+
+def test_a_stored_tweet_comes_back_whole_and_is_kept_without_its_defaults(redis_url: str) -> None:
+    store = Store(redis.Redis.from_url(redis_url, decode_responses=True))
+    quiet = Author(UserId("7"), "kunde_klaus", "Klaus", 0)  # no followers, no picture: all defaults
+    full = Tweet(TweetId("12"), "@Telekom_hilft ✓ photo", Author(UserId("8"), "k2", "K 2", 42, "https://p/k.jpg"),
+                 TweetId("11"), replied_to=TweetId("11"), lang="de", created_at="2026-12-02T10:00:00.000Z",
+                 media=(Media("3_1", "photo", "https://pbs/x.jpg", "a router"),), mentions=("telekom_hilft",))
+    bare = Tweet(TweetId("20"), "@Telekom_hilft help", quiet, TweetId("20"))
+    for tweet in (full, bare):
+        store.ingest(tweet, ChannelId("C0DSLTEAM1"), None, True)
+        assert store.tweet(tweet.id) == tweet
+    raw = store.r.get(store.keys.tweetdata("20"))
+    assert raw == '{"id":"20","text":"@Telekom_hilft help","author":{"id":"7","username":"kunde_klaus",' \
+                  '"name":"Klaus"},"conversation_id":"20"}'
+    case = store.case(store.case_of_tweet(TweetId("20")))  # type: ignore[arg-type]
+    assert case is not None and case.customer == quiet
