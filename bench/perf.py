@@ -241,7 +241,7 @@ def backlog(x: XEmulator, slack: SlackEmulator, procs: Processes, idle_rate: flo
     ratios = []
     for channel in CHANNELS:
         times = sorted(float(m["ts"]) for m in slack.messages(channel) if is_case_parent(m))[-per_channel:]
-        ideal = (per_channel - 3) / 1.0  # three at once, then one a second
+        ideal = (per_channel - 3) / 1.0  # Slack's ceiling: three at once, then one a second
         ratios.append(ideal / (times[-1] - times[0]))
     figures.add("backlog of 120 over 3 channels", f"{min(ratios):.2f} of Slack's ceiling", ">= 0.95")
     figures.add("CPU per handled tweet", f"{1000 * used / (per_channel * len(CHANNELS)):.1f} ms over idle",

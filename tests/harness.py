@@ -125,7 +125,8 @@ class Desk:
             assert not thread.is_alive(), f"{thread.name} did not stop"
 
     def hurry(self, lane: str) -> None:
-        """Wait until ``lane`` (``"x"``: one of the cases' X lanes) has scheduled a retry, then let it come now.
+        """Wait until ``lane`` (``"x"``, ``"slack"``: one such lane of a case or channel) has scheduled a
+        retry, then let it come now.
 
         Stands for the wait passing (X's reset, a backoff, the grace given to a request whose answer
         was lost) without sleeping through it.
@@ -144,9 +145,9 @@ class Desk:
             outbox.pace(name, time.time())
 
     def lanes(self, lane: str) -> list[str]:
-        """``lane``, or with ``"x"`` every case's X lane that holds a job."""
+        """``lane``, or with ``"x"`` every case's X lane that holds a job (``"slack"``: every channel's)."""
         return [name for name in self.rt.store.outbox.lanes() if name == lane or name.startswith(f"{lane}:")] \
-            if lane == "x" else [lane]
+            if lane in ("x", "slack") else [lane]
 
     # -- a customer on X ---------------------------------------------------------------------
 

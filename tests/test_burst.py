@@ -64,7 +64,7 @@ def test_posting_keeps_slacks_pace_of_one_message_a_second_per_channel_after_a_s
     x_emu: XEmulator, redis_url: str, settings_path: Path, tmp_path: Path
 ) -> None:
     # Slack: "1 message per second to a specific channel", with bursts allowed; the emulator allows
-    # 3 at once, as the bridge assumes (bridge/effects/slack_posts.py SLACK_BURST).
+    # 3 at once, the bridge takes 2 (bridge/effects/slack_posts.py SLACK_BURST).
     with SlackEmulator(channels=CHANNELS, post_rate_per_channel=1.0, post_burst=3,
                        signing_secret="s3cr3t-signing", bot_token="xoxb-pace-test",
                        users={ANNA: {"name": "anna"}}) as slack:
@@ -82,5 +82,5 @@ def test_posting_keeps_slacks_pace_of_one_message_a_second_per_channel_after_a_s
         posts = sorted(float(m["ts"]) for m in slack.messages(DSL) if m.get("thread_ts") in (None, m["ts"]))
         limited = [c for c in slack.api_log if c.method == "chat.postMessage" and c.status == 429]
         assert limited == [], "the bridge went faster than Slack allows"
-        # Three at once, then one a second: the seventh no sooner than 4 s after the first.
-        assert posts[6] - posts[0] >= 4.0 - 0.05
+        # Two at once, then one a second: the seventh no sooner than 5 s after the first.
+        assert posts[6] - posts[0] >= 5.0 - 0.05

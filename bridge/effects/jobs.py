@@ -26,9 +26,16 @@ Lane = str
 QueuedJob = tuple[Lane, dict]
 
 
+def slack_lane(channel: str) -> Lane:
+    """The lane of a channel's Slack effects other than posts (parent updates, reactions, ephemerals):
+    in order within the channel, and one channel's trouble with Slack holds no other."""
+    return f"slack:{channel}"
+
+
 def update_job(case: Case) -> QueuedJob:
     """Show the case's state on its parent again."""
-    return "slack", {"id": f"update:{case.id}:{uuid.uuid4().hex}", "kind": "update", "case": case.id}
+    return slack_lane(case.channel), {"id": f"update:{case.id}:{uuid.uuid4().hex}", "kind": "update",
+                                      "case": case.id}
 
 
 def ephemeral_job(channel: str, user: str, text: str, thread_ts: str | None = None,
@@ -38,12 +45,12 @@ def ephemeral_job(channel: str, user: str, text: str, thread_ts: str | None = No
            "text": text, "thread_ts": thread_ts}
     if blocks is not None:
         job["blocks"] = blocks
-    return "slack", job
+    return slack_lane(channel), job
 
 
 def react_job(channel: str, ts: str, name: str) -> QueuedJob:
-    return "slack", {"id": f"react:{channel}:{ts}:{name}", "kind": "react", "channel": channel, "ts": ts,
-                     "name": name}
+    return slack_lane(channel), {"id": f"react:{channel}:{ts}:{name}", "kind": "react", "channel": channel,
+                                 "ts": ts, "name": name}
 
 
 def notice_job(case: Case, key: str, text: str) -> QueuedJob:
@@ -108,7 +115,7 @@ def gone_jobs(case: Case, tweet_id: TweetId, how: str = "deleted") -> list[Queue
     text = (f"The customer {what} on X ({tweet_url(case.customer.username, tweet_id)}), "
             "so it can no longer be answered there. A new tweet from them joins this case as usual.")
     return [
-        ("slack", {"id": f"update:custdel:{tweet_id}", "kind": "update", "case": case.id}),
+        (slack_lane(case.channel), {"id": f"update:custdel:{tweet_id}", "kind": "update", "case": case.id}),
         notice_job(case, f"custdel:{tweet_id}", text),
     ]
 

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from bridge.core.log import kv
 from bridge.core.models import Case, CaseId, TweetId
+from bridge.effects.jobs import slack_lane
 from bridge.effects.slack_posts import SlackPosting, job_error
 from bridge.slack.blocks import (
     Block,
@@ -81,7 +82,7 @@ class CaseMoves:
                 "link": new, "actor": job["actor"]}
         went = f"{who} moved this case to <#{case.channel}>" + (f": <{new}|continue in its new thread>" if new else ".")
         return Done({"copied": len(items)}, [
-            ("slack", {**base, "id": f"movedaway:{job['id']}", "kind": "moved_away"}),
+            (slack_lane(job["from_channel"]), {**base, "id": f"movedaway:{job['id']}", "kind": "moved_away"}),
             (f"post:{job['from_channel']}", {**base, "id": f"movednotice:{job['id']}", "kind": "thread_notice",
                                              "text": went}),
         ])

@@ -77,7 +77,7 @@ else
 end
 if outcome == 'reopened' then
   push(post_lane, {id = 'reopened:'..tid, kind = 'reopened', case = case_id, tweet = tid})
-  push('slack', {id = 'update:reopened:'..tid, kind = 'update', case = case_id})
+  push('slack:'..channel, {id = 'update:reopened:'..tid, kind = 'update', case = case_id})
 end
 -- A new case while the desk is closed: listed in the opening summary, and its auto-reply (at most
 -- one per customer per closed period) is queued with it.
@@ -229,8 +229,9 @@ else
 end
 local key = string.sub(dk, #p + 1)
 """ + LANE_PUSH + """
-push('post:'..redis.call('HGET', ck, 'channel'), {id = 'notice:'..key, kind = 'notice', case = case_id, text = text})
-push('slack', {id = 'update:'..key, kind = 'update', case = case_id})
+local channel = redis.call('HGET', ck, 'channel')
+push('post:'..channel, {id = 'notice:'..key, kind = 'notice', case = case_id, text = text})
+push('slack:'..channel, {id = 'update:'..key, kind = 'update', case = case_id})
 wake()
 return {'ok', holder}
 """
