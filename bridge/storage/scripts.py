@@ -56,13 +56,15 @@ if case_id then
   end
 else
   case_id = tostring(redis.call('INCR', p..'seq:case'))
+  local who = cjson.decode(customer)  -- kept as three short fields: the hash stays a listpack
   redis.call('HSET', p..'case:'..case_id, 'channel', channel, 'topic', topic, 'first_tweet', tid,
-    'latest_customer_tweet', tid, 'customer', customer, 'status', 'open', 'claimer', '',
+    'latest_customer_tweet', tid, 'customer_id', who['id'], 'customer_handle', who['username'],
+    'customer_name', who['name'], 'status', 'open', 'claimer', '',
     'resolved_by', '', 'parent_ts', '', 'answerable', answerable, 'tweet_count', 1,
     'after_hours', period ~= '' and '1' or '0', 'waiting_since', since)
   redis.call('ZADD', p..'unclaimed', since, case_id)
   -- The customer's cases, oldest first: a new case's parent lists the earlier ones.
-  redis.call('RPUSH', p..'customer:'..cjson.decode(customer)['id'], case_id)
+  redis.call('RPUSH', p..'customer:'..who['id'], case_id)
 end
 redis.call('SET', p..'tweet:'..tid, case_id)
 redis.call('SET', p..'tweetdata:'..tid, tweet_json)
@@ -313,8 +315,10 @@ if case_id then
   outcome = 'joined'
 else
   case_id = tostring(redis.call('INCR', p..'seq:case'))
+  local who = cjson.decode(customer)
   redis.call('HSET', p..'case:'..case_id, 'channel', channel, 'topic', topic, 'first_tweet', id,
-    'latest_customer_tweet', id, 'customer', customer, 'status', 'open', 'claimer', '',
+    'latest_customer_tweet', id, 'customer_id', who['id'], 'customer_handle', who['username'],
+    'customer_name', who['name'], 'status', 'open', 'claimer', '',
     'resolved_by', '', 'parent_ts', '', 'answerable', '1', 'tweet_count', 1,
     'kind', 'dm', 'dm_peer', sender, 'dm_latest', id, 'dm_tweet_mark', id, 'after_hours', '0',
     'waiting_since', since)

@@ -39,6 +39,7 @@ from bridge.core.models import (
     SlackUserId,
     Tweet,
     TweetId,
+    UserId,
 )
 from bridge.storage.keys import PREFIX, Keys
 from bridge.storage.limits import XBudget
@@ -96,7 +97,7 @@ class Store:
             tweet.conversation_id or "",
             channel,
             topic or "",
-            compact_json(tweet.author),
+            case_customer(tweet.author),
             "1" if answerable else "0",
             len(tweet.referenced),
             *tweet.referenced,
@@ -261,6 +262,14 @@ class Store:
         return True
 
 
+def case_customer(author: Author) -> str:
+    """Who a case is with: id, handle and name, which its hash keeps as three fields. Redis keeps a
+    hash compact (a listpack) only while every value is short (``hash-max-listpack-value``, 64 bytes
+    by default): a case hash holding the customer as JSON with the picture's URL took four times the
+    memory. The picture and the follower count are the tweet's, in ``tweetdata``."""
+    return compact_json(Author(author.id, author.username, author.name))
+
+
 def compact_json(value: Any) -> str:
     """A dataclass as JSON without the fields at their defaults: a case's tweets and customer are
     stored for as long as the case, so every byte counts (issue 9: at most 1 KB per open case)."""
@@ -296,7 +305,7 @@ def case_from_hash(case_id: CaseId, h: dict[str, str]) -> Case:
         topic=h.get("topic") or None,
         first_tweet=TweetId(h["first_tweet"]),
         latest_customer_tweet=TweetId(h["latest_customer_tweet"]),
-        customer=Author(**json.loads(h["customer"])),
+        customer=_customer(h),
         status=CaseStatus(h.get("status", "open")),
         claimer=SlackUserId(h["claimer"]) if h.get("claimer") else None,
         resolved_by=SlackUserId(h["resolved_by"]) if h.get("resolved_by") else None,
@@ -308,5 +317,12 @@ def case_from_hash(case_id: CaseId, h: dict[str, str]) -> Case:
     )
 
 
-_CASE_FIELDS = {"channel", "topic", "first_tweet", "latest_customer_tweet", "customer", "status", "claimer",
+def _customer(h: dict[str, str]) -> Author:
+    if "customer" in h:  # a case stored before the customer was kept as three fields
+        return Author(**json.loads(h["customer"]))
+    return Author(UserId(h["customer_id"]), h["customer_handle"], h["customer_name"])
+
+
+_CASE_FIELDS = {"channel", "topic", "first_tweet", "latest_customer_tweet", "customer", "customer_id",
+                "customer_handle", "customer_name", "status", "claimer",
                 "resolved_by", "parent_ts", "answerable", "tweet_count", "after_hours"}

@@ -23,3 +23,17 @@ def test_a_stored_tweet_comes_back_whole_and_is_kept_without_its_defaults(redis_
                   '"name":"Klaus"},"conversation_id":"20"}'
     case = store.case(store.case_of_tweet(TweetId("20")))  # type: ignore[arg-type]
     assert case is not None and case.customer == quiet
+
+
+def test_a_case_hash_stays_compact_however_long_the_customers_picture_url(redis_url: str) -> None:
+    store = Store(redis.Redis.from_url(redis_url, decode_responses=True))
+    picture = "https://pbs.twimg.com/profile_images/1790000000000000001/AbCdEfGh_normal.jpg"
+    customer = Author(UserId("1000000006"), "kunde_klaus", "Klaus Kunde", 1234, picture)
+    store.ingest(Tweet(TweetId("30"), "@Telekom_hilft help", customer, TweetId("30")), ChannelId("C0DSLTEAM1"),
+                 None, True)
+    case_id = store.case_of_tweet(TweetId("30"))
+    # Compact: a listpack (Redis 7; a ziplist in Redis 6), not a hashtable.
+    assert store.r.object("encoding", store.keys.case(case_id)) in ("listpack", "ziplist")  # type: ignore[arg-type]
+    case = store.case(case_id)  # type: ignore[arg-type]
+    assert case is not None and (case.customer.username, case.customer.name) == ("kunde_klaus", "Klaus Kunde")
+    assert store.tweet(TweetId("30")).author == customer  # type: ignore[union-attr]
