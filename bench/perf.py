@@ -16,6 +16,7 @@ import json
 import random
 import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -109,6 +110,13 @@ class Processes:
     def cpu(self) -> float:
         return sum(sum(p.cpu_times()[:2]) for p in self._procs())
 
+    def profile(self, path: Path, seconds: int) -> subprocess.Popen:
+        """py-spy sampling the worker for ``seconds`` (py-spy must be installed: pip install py-spy)."""
+        [worker] = [p for p in self.cluster.procs if p.kind == "worker"]
+        return subprocess.Popen(["py-spy", "record", "--pid", str(worker.popen.pid), "--duration", str(seconds),
+                                 "--format", "raw", "--output", str(path), "--nonblocking"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
     def rss(self) -> list[float]:
         return [p.memory_info().rss / 2**20 for p in self._procs()]
 
@@ -129,7 +137,7 @@ def wait(predicate, timeout: float, what: str) -> None:
         time.sleep(0.02)  # the emulators' state, read from outside: nothing to block on
 
 
-def run(workdir: Path, seed: int) -> Figures:
+def run(workdir: Path, seed: int, profile: Path | None = None) -> Figures:
     rng = random.Random(seed)
     figures = Figures()
     redis_server = RedisServer(workdir / "redis")
@@ -147,7 +155,7 @@ def run(workdir: Path, seed: int) -> Figures:
             tweets = latency_to_slack(x, slack, rng, figures)
             parents = latency_to_x(x, slack, cluster, tweets, figures)
             stuck_case(x, slack, cluster, parents, figures)
-            backlog(x, slack, procs, idle_rate, figures)
+            backlog(x, slack, procs, idle_rate, figures, profile)
             redis_per_case(redis_server, figures)
             figures.add("RSS per process", " / ".join(f"{mb:.0f} MB" for mb in procs.rss()), "<= 150 MB")
         finally:
@@ -167,14 +175,15 @@ def at_rest(procs: Processes, figures: Figures, seconds: float = 30.0) -> float:
 
 def latency_to_slack(x: XEmulator, slack: SlackEmulator, rng: random.Random, figures: Figures,
                      n: int = 41) -> list[str]:
-    took, tweets = [], []
+    tweeted: dict[str, float] = {}
     for i in range(n):
-        tweeted = time.time()
-        tweet_id = x.add_tweet(f"@Telekom_hilft my router {i} is down", author=f"kunde_{i}")
-        tweets.append(tweet_id)
-        wait(lambda t=tweet_id: parent_of(slack, t) is not None, 30, f"the parent of {tweet_id}")
-        took.append(float(parent_of(slack, tweet_id)["ts"]) - tweeted)  # type: ignore[index]
-        time.sleep(rng.uniform(0.2, 1.5))  # customers tweet when they like, not in step with the polls
+        # Customers tweet when they like, not in step with the polls: random gaps of 0.5 to 2.5 s.
+        time.sleep(rng.uniform(0.5, 2.5))
+        topic = ("router", "5G", "bill")[i % 3]  # over three channels: Slack's pace is not what is measured
+        tweeted[x.add_tweet(f"@Telekom_hilft my {topic} {i} is down", author=f"kunde_{i}")] = time.time()
+    tweets = list(tweeted)
+    wait(lambda: all(parent_of(slack, t) is not None for t in tweets), 60, "every parent")
+    took = [float(parent_of(slack, t)["ts"]) - at for t, at in tweeted.items()]  # type: ignore[index]
     figures.add("tweet -> Slack parent p50 / p99", f"{statistics.median(took):.2f} s / {percentile(took, .99):.2f} s",
                 "<= 1.5 s / <= 3 s")
     gaps = [b - a for a, b in zip(x.polled_at, x.polled_at[1:], strict=False)]  # type: ignore[attr-defined]
@@ -227,9 +236,10 @@ def stuck_case(x: TimedX, slack: SlackEmulator, cluster: Cluster, parents: list[
 
 
 def backlog(x: XEmulator, slack: SlackEmulator, procs: Processes, idle_rate: float, figures: Figures,
-            per_channel: int = 40) -> None:
+            profile: Path | None = None, per_channel: int = 40) -> None:
     words = {GENERAL: "bill", DSL: "router", MOBILE: "5G"}
     before = {c: len([m for m in slack.messages(c) if is_case_parent(m)]) for c in CHANNELS}
+    spy = procs.profile(profile, seconds=45) if profile else None
     cpu, started = procs.cpu(), time.monotonic()
     for i in range(per_channel):
         for channel in CHANNELS:
@@ -238,6 +248,9 @@ def backlog(x: XEmulator, slack: SlackEmulator, procs: Processes, idle_rate: flo
                      for c in CHANNELS), 300, "the backlog in Slack")
     elapsed = time.monotonic() - started
     used = procs.cpu() - cpu - idle_rate * elapsed
+    if spy is not None:
+        spy.wait()
+        say(f"the worker's profile of the backlog (py-spy, collapsed stacks): {profile}")
     ratios = []
     for channel in CHANNELS:
         times = sorted(float(m["ts"]) for m in slack.messages(channel) if is_case_parent(m))[-per_channel:]
@@ -269,9 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.perf", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, Redis)")
+    parser.add_argument("--profile", type=Path, help="write py-spy's samples of the worker during the backlog here")
     opts = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="xdesk-perf-"))
-    figures = run(workdir, opts.seed)
+    figures = run(workdir, opts.seed, opts.profile)
     print(figures.table(), flush=True)
     if opts.keep:
         say(f"logs and Redis data kept in {workdir}")

@@ -158,8 +158,8 @@ def spread(values: list[float]) -> str:
     if not values:
         return "-"
     values = sorted(values)
-    p50, p95 = (values[min(len(values) - 1, int(q * len(values)))] for q in (0.5, 0.95))
-    return f"p50 {p50:.1f}, p95 {p95:.1f}, max {values[-1]:.1f}"
+    p50, p95, p99 = (values[min(len(values) - 1, int(q * len(values)))] for q in (0.5, 0.95, 0.99))
+    return f"p50 {p50:.1f}, p95 {p95:.1f}, p99 {p99:.1f}, max {values[-1]:.1f}"
 
 
 def misthreaded(plan: Plan, posted: list[dict[str, Any]]) -> int:

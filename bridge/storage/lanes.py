@@ -95,8 +95,7 @@ class LaneWorker:
         """Work every lane that is ready; return how long until one may be ready again."""
         soonest = 5.0
         worked = False
-        for lane in self.outbox.lanes():
-            not_before = self.outbox.not_before(lane)
+        for lane, not_before in self.outbox.lanes_due().items():  # one round trip for every lane's pace
             now = time.time()
             if not_before > now:
                 soonest = min(soonest, not_before - now)

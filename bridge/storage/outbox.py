@@ -96,6 +96,14 @@ class Outbox:
     def lanes(self) -> list[str]:
         return sorted(self.r.smembers(self.keys.lanes))
 
+    def lanes_due(self) -> dict[str, float]:
+        """Every lane with jobs, and when it may be worked (epoch seconds; 0: now)."""
+        lanes = self.lanes()
+        if not lanes:
+            return {}
+        paces = self.r.mget([self.keys.pace(lane) for lane in lanes])
+        return {lane: float(pace) if pace else 0.0 for lane, pace in zip(lanes, paces, strict=True)}
+
     def head(self, lane: str) -> Job | None:
         raw = self.r.lindex(self.keys.lane(lane), 0)
         return json.loads(raw) if raw else None
@@ -223,5 +231,11 @@ class Outbox:
         self.r.set(self.keys.pace(lane), repr(until), ex=ttl)
 
     def wait(self, timeout: float) -> None:
-        """Block until some job is pushed or completed, or ``timeout`` passes."""
-        self.r.blpop([self.keys.wake], timeout=max(0.01, timeout))
+        """Block until some job is pushed or completed, or ``timeout`` passes.
+
+        Every push leaves a token; the worker looks at every lane once it wakes, so the tokens left
+        are dropped: otherwise a burst of pushes (up to 64 kept) woke the threads again and again to
+        find nothing new, the worker's main cost per tweet in bench/perf.py's profile.
+        """
+        if self.r.blpop([self.keys.wake], timeout=max(0.01, timeout)):
+            self.r.delete(self.keys.wake)
