@@ -358,8 +358,8 @@ NOW = 1_000_000.0
 @pytest.mark.parametrize(("budget", "min_interval", "expected"), [
     (RateBudget(), 5, 5),  # no headers: as often as allowed
     (RateBudget(300, 300, NOW + 900), 5, 5),  # 3 s per call would do; the floor is 5
-    (RateBudget(300, 90, NOW + 900), 5, 10),  # 90 calls over 900 s
-    (RateBudget(300, 1, NOW + 120), 5, 120),  # the last call: keep it for the end of the window
+    (RateBudget(300, 90, NOW + 900), 5, 900 / 91),  # 90 calls, then the next window's first at the reset
+    (RateBudget(300, 1, NOW + 120), 5, 60),  # the last call halfway, the next window's first at the reset
     (RateBudget(300, 0, NOW + 42), 5, 42),  # spent: until the reset
     (RateBudget(300, 0, NOW + 2), 5, 5),  # spent, resets sooner than the floor
     (RateBudget(300, 0, NOW - 10), 5, 5),  # the reset is past: a new window

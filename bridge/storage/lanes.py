@@ -10,6 +10,7 @@ block a channel for ever.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +88,7 @@ class LaneWorker:
         self.handlers = handlers
         self.revive = revive
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.heartbeat = _Heartbeat(outbox, self.owner)
 
     def run(self, stop: threading.Event) -> None:
         run_loop("lanes", self.run_once, stop, idle=lambda wait: self.outbox.wait(min(wait, 1.0)), revive=self.revive)
@@ -103,7 +105,7 @@ class LaneWorker:
             if not self.outbox.lease(lane, self.owner, LEASE_TTL):
                 continue
             try:
-                with _Heartbeat(self.outbox, lane, self.owner):
+                with self.heartbeat.holding(lane):
                     worked |= self._work(lane)
             finally:
                 self.outbox.release(lane, self.owner)
@@ -167,8 +169,7 @@ class LaneWorker:
             self.outbox.pace(lane, time.time() + min(60.0, 2.0**attempt))
             return False
         crash.point("job.before_complete")
-        self.outbox.complete(lane, job, done.result, done.followups)
-        self.outbox.r.delete(self.outbox.keys.failures(job['id']))
+        self.outbox.complete(lane, job, done.result, done.followups)  # its count of failures goes with it
         if done.pace:
             self.outbox.pace(lane, time.time() + done.pace)
         return True
@@ -248,33 +249,49 @@ class Attempts:
 
 
 class _Heartbeat:
-    """Keeps renewing a lane's lease while a job runs: only a dead process loses its lease.
+    """Keeps renewing the leases of the lanes this worker is working: only a dead process loses one.
 
     Two holders of one lane would do its head job twice; a slow X or Slack call must not let the
-    lease run out under a live worker.
+    lease run out under a live worker. One thread per worker renews every lease it holds, instead of
+    a thread started for each lane worked (bench/perf.py: that was a cost per tweet).
     """
 
-    def __init__(self, outbox: Outbox, lane: str, owner: str) -> None:
-        self.outbox, self.lane, self.owner = outbox, lane, owner
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._beat, name=f"lease-{lane}", daemon=True)
+    def __init__(self, outbox: Outbox, owner: str) -> None:
+        self.outbox, self.owner = outbox, owner
+        self.held: set[str] = set()
+        self.changed = threading.Condition()
+        self.thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def holding(self, lane: str) -> Iterator[None]:
+        with self.changed:
+            if not self.held:
+                self.changed.notify()  # the beat waited for something to hold
+            self.held.add(lane)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._beat, name=f"leases-{self.owner}", daemon=True)
+                self.thread.start()
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.held.discard(lane)
 
     def _beat(self) -> None:
-        while not self.done.wait(LEASE_TTL / 4):
-            try:
-                if not self.outbox.renew(self.lane, self.owner, LEASE_TTL):
-                    log.error(kv("lane.lease_lost", lane=self.lane, owner=self.owner))
-                    return
-            except REDIS_ERRORS:
-                continue  # Redis is down: the lease cannot expire in a Redis that is not running
-
-    def __enter__(self) -> _Heartbeat:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.done.set()
-        self.thread.join()
+        while True:
+            with self.changed:
+                while not self.held:
+                    self.changed.wait()  # nothing held: no wake-ups at all
+                self.changed.wait(LEASE_TTL / 4)
+                lanes = list(self.held)
+            for lane in lanes:
+                try:
+                    if not self.outbox.renew(lane, self.owner, LEASE_TTL):
+                        log.error(kv("lane.lease_lost", lane=lane, owner=self.owner))
+                        with self.changed:
+                            self.held.discard(lane)
+                except REDIS_ERRORS:
+                    continue  # Redis is down: the lease cannot expire in a Redis that is not running
 
 
 class PermanentFailure(Exception):

@@ -18,7 +18,7 @@ import time
 import redis
 
 from bridge.storage.keys import Keys
-from bridge.storage.scripts import TAKE_BUDGET, TAKE_SLACK_PACE
+from bridge.storage.scripts import SEEN_BUDGET, TAKE_BUDGET, TAKE_SLACK_PACE
 
 TWEETS = "POST /2/tweets"
 DELETES = "DELETE /2/tweets/:id"
@@ -30,6 +30,7 @@ class XBudget:
         self.r = client
         self.keys = keys
         self._take = client.register_script(TAKE_BUDGET)
+        self._seen = client.register_script(SEEN_BUDGET)
 
     def take(self, endpoint: str) -> float:
         """0 when a write to ``endpoint`` may go now (it is counted); else the seconds until X's reset,
@@ -42,14 +43,12 @@ class XBudget:
         self.r.delete(self.keys.x_budget_probe(endpoint))
 
     def seen(self, endpoint: str, remaining: int | None, reset_at: float | None) -> None:
-        """What X's headers said after a write (or a 429): the count from now on."""
+        """What X's headers said after a write (or a 429): the count from now on, never more than is
+        left of it in the same window (other lanes' writes may be on their way)."""
         if remaining is None or reset_at is None:
             return
-        key = self.keys.x_budget(endpoint)
-        with self.r.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"remaining": remaining, "reset": repr(reset_at)})
-            pipe.expireat(key, int(reset_at) + 60)  # a past window says nothing
-            pipe.execute()
+        # A past window says nothing: the count goes a minute after X's reset.
+        self._seen(keys=[self.keys.x_budget(endpoint)], args=[remaining, repr(reset_at), int(reset_at) + 60])
 
 
 class SlackPace:

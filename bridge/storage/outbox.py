@@ -36,6 +36,7 @@ local lk = p..'lane:'..lane
 local head = redis.call('LINDEX', lk, 0)
 if head and cjson.decode(head)['id'] == job_id then redis.call('LPOP', lk) end
 redis.call('SET', p..'done:'..job_id, result, 'EX', done_ttl)
+redis.call('DEL', p..'attempts:'..job_id)  -- its count of failures: done with it
 local i = 6
 while i < #ARGV do
   redis.call('RPUSH', p..'lane:'..ARGV[i], ARGV[i + 1])

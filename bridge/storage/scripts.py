@@ -364,6 +364,19 @@ end
 return tostring(reset - now)
 """
 
+# What X's headers said after a write. Within the same window the count only goes down: writes
+# taken from it since this one was sent are still on their way, and X's figure does not know them.
+SEEN_BUDGET = """
+local remaining, reset, expire_at = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+if redis.call('HGET', KEYS[1], 'reset') == reset then
+  local kept = tonumber(redis.call('HGET', KEYS[1], 'remaining') or remaining)
+  if kept < remaining then remaining = kept end
+end
+redis.call('HSET', KEYS[1], 'remaining', remaining, 'reset', reset)
+redis.call('EXPIREAT', KEYS[1], expire_at)
+return remaining
+"""
+
 # A post to a channel under Slack's pace (GCRA: the theoretical time of the next post, ``tat``): up to
 # ``burst`` at once, then one per ``interval``. 0: post now (counted); else the seconds to wait.
 TAKE_SLACK_PACE = """

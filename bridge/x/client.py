@@ -83,13 +83,12 @@ class Fetch:
 
 
 def next_poll_delay(budget: RateBudget, min_interval: float, now: float) -> float:
-    """Seconds until the next poll: the calls left spread evenly until the window resets, never sooner
-    than ``min_interval``; none left: until the reset."""
+    """Seconds until the next poll: the calls left and the next window's first spread evenly until the
+    reset (300 calls in 900 s: one every 3 s), never sooner than ``min_interval``; none left: until
+    the reset. Spread over the calls left alone, the gaps came out 5 % longer than X allows."""
     if budget.remaining is None or budget.reset_at is None or budget.reset_at <= now:
         return min_interval
-    if budget.remaining <= 0:
-        return max(budget.reset_at - now, min_interval)
-    return max((budget.reset_at - now) / budget.remaining, min_interval)
+    return max((budget.reset_at - now) / (max(budget.remaining, 0) + 1), min_interval)
 
 
 def backoff(attempt: int, base: float = 1.0, cap: float = 900.0) -> float:

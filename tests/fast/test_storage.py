@@ -37,3 +37,21 @@ def test_a_case_hash_stays_compact_however_long_the_customers_picture_url(redis_
     case = store.case(case_id)  # type: ignore[arg-type]
     assert case is not None and (case.customer.username, case.customer.name) == ("kunde_klaus", "Klaus Kunde")
     assert store.tweet(TweetId("30")).author == customer  # type: ignore[union-attr]
+
+
+def test_xs_budget_is_shared_and_a_late_answer_does_not_give_back_writes_already_taken(redis_url: str) -> None:
+    import time
+
+    from bridge.storage.limits import TWEETS
+
+    budget = Store(redis.Redis.from_url(redis_url, decode_responses=True)).x_budget
+    reset = float(int(time.time()) + 900)
+    assert budget.take(TWEETS) == 0  # nothing known: one write goes to learn the count ...
+    assert budget.take(TWEETS) == -1  # ... and the others wait for its answer
+    budget.seen(TWEETS, 2, reset)
+    budget.sent(TWEETS)
+    assert [budget.take(TWEETS) for _ in range(2)] == [0, 0]  # two lanes take the two left
+    budget.seen(TWEETS, 1, reset)  # the first of them is answered: X counts the second not yet
+    assert budget.take(TWEETS) > 890  # none left: until the reset, 900 s away
+    budget.seen(TWEETS, 100, reset + 900)  # a new window
+    assert budget.take(TWEETS) == 0
