@@ -8,7 +8,7 @@ import redis
 
 from bridge.storage import lanes
 from tests import harness
-from tests.fakes import FastDesk
+from tests.fast.kit import FastDesk
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bridge.x.errors import XRefused
-from tests.fakes import FastDesk
+from tests.fast.kit import FastDesk
 from tests.harness import ANNA, BEN, CARL, DSL, MOBILE, block_text
 
 

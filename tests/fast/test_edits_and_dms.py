@@ -5,7 +5,7 @@ from __future__ import annotations
 from bridge.core.models import Author, UserId
 from bridge.desk.edits import RESEND_ACTION  # noqa: F401 - the button the offers carry
 from bridge.x.errors import RateLimited, XRefused, XUnavailable
-from tests.fakes import FastDesk
+from tests.fast.kit import FastDesk
 from tests.harness import ANNA, BEN, DSL
 
 DMS_ON = "\n[dm]\nenabled = true\n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.fakes import FastDesk
+from tests.fast.kit import FastDesk
 from tests.harness import ADMIN, ANNA, BASE_SETTINGS, BEN, CARL, DSL, MOBILE, block_text
 
 ONLY_ANNA_AND_BEN = BASE_SETTINGS.replace("agents = []", f'agents = ["{ANNA}", "{BEN}"]')

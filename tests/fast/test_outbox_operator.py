@@ -7,7 +7,7 @@ import io
 from bridge.app.outbox_cli import outbox_command
 from bridge.storage.outbox import x_lane
 from bridge.x.errors import XAuthError
-from tests.fakes import FastDesk
+from tests.fast.kit import FastDesk
 from tests.harness import ANNA
 
 
