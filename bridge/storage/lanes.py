@@ -113,23 +113,21 @@ class LaneWorker:
 
     def _work(self, lane: str) -> bool:
         worked = False
-        if self.outbox.is_parked(lane):  # a job pushed since re-listed it: it waits for the operator
-            self.outbox.unlist(lane)
-            return False
         for _ in range(JOBS_PER_LEASE):
-            job = self.outbox.head(lane)
-            if job is None or not self._do(lane, job):
+            job, done, not_before, parked = self.outbox.next(lane)  # one round trip for all four
+            if parked:  # a job pushed since re-listed it: it waits for the operator
+                self.outbox.unlist(lane)
+                break
+            if job is None or not_before > time.time() or not self._do(lane, job, done):
                 break
             worked = True
-            if self.outbox.not_before(lane) > time.time():
-                break
         return worked
 
-    def _do(self, lane: str, job: Job) -> bool:
-        """Do one job; False when the lane must wait."""
-        if self.outbox.done(job["id"]) is not None:
-            # Done by a holder whose lease ran out before it could pop the job.
-            self.outbox.complete(lane, job, self.outbox.done(job["id"]), [])
+    def _do(self, lane: str, job: Job, done: Any = None) -> bool:
+        """Do one job (``done``: its result, if a holder whose lease ran out did it already before it
+        could pop it); False when the lane must wait."""
+        if done is not None:
+            self.outbox.complete(lane, job, done, [])
             return True
         handler = self.handlers.get(job.get("kind", ""))
         if handler is None:
@@ -284,14 +282,21 @@ class _Heartbeat:
                     self.changed.wait()  # nothing held: no wake-ups at all
                 self.changed.wait(LEASE_TTL / 4)
                 lanes = list(self.held)
-            for lane in lanes:
-                try:
-                    if not self.outbox.renew(lane, self.owner, LEASE_TTL):
-                        log.error(kv("lane.lease_lost", lane=lane, owner=self.owner))
-                        with self.changed:
-                            self.held.discard(lane)
-                except REDIS_ERRORS:
-                    continue  # Redis is down: the lease cannot expire in a Redis that is not running
+            self.renew(lanes)
+
+    def renew(self, lanes: list[str]) -> None:
+        """Renew the leases of ``lanes``; a lease lost under a lane still held is an error."""
+        for lane in lanes:
+            try:
+                if self.outbox.renew(lane, self.owner, LEASE_TTL):
+                    continue
+            except REDIS_ERRORS:
+                continue  # Redis is down: the lease cannot expire in a Redis that is not running
+            with self.changed:
+                lost = lane in self.held  # else released since the list was taken, as it should be
+                self.held.discard(lane)
+            if lost:
+                log.error(kv("lane.lease_lost", lane=lane, owner=self.owner))
 
 
 class PermanentFailure(Exception):

@@ -49,6 +49,17 @@ redis.call('LTRIM', p..'wake', 0, 63)
 return 1
 """
 
+# What a worker needs to know before a lane's next job, in one round trip: the head job, its
+# done-mark if a holder whose lease ran out did it already, the lane's pace, and whether it is parked.
+_NEXT = """
+local head = redis.call('LINDEX', KEYS[1], 0)
+local parked = redis.call('HEXISTS', KEYS[2], ARGV[1])
+local pace = redis.call('GET', KEYS[3]) or ''
+local done = ''
+if head then done = redis.call('GET', ARGV[2]..cjson.decode(head)['id']) or '' end
+return {head or '', done, pace, parked}
+"""
+
 # Every lane's depth in one atomic step: counted lane by lane, a job completing in between (its
 # follow-up pushed to a lane already counted) was seen nowhere.
 _PENDING = """
@@ -83,6 +94,7 @@ class Outbox:
         self._complete = client.register_script(_COMPLETE)
         self._release = client.register_script(_RELEASE)
         self._pending = client.register_script(_PENDING)
+        self._next = client.register_script(_NEXT)
 
 
     def push(self, lane: str, job: Job, pipe: redis.client.Pipeline | None = None) -> None:
@@ -104,6 +116,14 @@ class Outbox:
             return {}
         paces = self.r.mget([self.keys.pace(lane) for lane in lanes])
         return {lane: float(pace) if pace else 0.0 for lane, pace in zip(lanes, paces, strict=True)}
+
+    def next(self, lane: str) -> tuple[Job | None, Any, float, bool]:
+        """The lane's head job, its recorded result if it was done already (else None), when the
+        lane may be worked (epoch seconds; 0: now) and whether it is parked."""
+        head, done, pace, parked = self._next(
+            keys=[self.keys.lane(lane), self.keys.parked, self.keys.pace(lane)], args=[lane, self.keys.done("")])
+        return (json.loads(head) if head else None, json.loads(done) if done else None,
+                float(pace) if pace else 0.0, bool(parked))
 
     def head(self, lane: str) -> Job | None:
         raw = self.r.lindex(self.keys.lane(lane), 0)

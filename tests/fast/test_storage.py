@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import redis
 
 from bridge.core.models import Author, ChannelId, Media, Tweet, TweetId, UserId
@@ -55,3 +56,20 @@ def test_xs_budget_is_shared_and_a_late_answer_does_not_give_back_writes_already
     assert budget.take(TWEETS) > 890  # none left: until the reset, 900 s away
     budget.seen(TWEETS, 100, reset + 900)  # a new window
     assert budget.take(TWEETS) == 0
+
+
+def test_a_lease_renewed_after_its_lane_was_released_is_no_lost_lease(redis_url: str,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    from bridge.storage.lanes import LEASE_TTL, LaneWorker
+
+    store = Store(redis.Redis.from_url(redis_url, decode_responses=True))
+    worker = LaneWorker(store.outbox, {})
+    assert store.outbox.lease("post:C1", worker.owner, LEASE_TTL)
+    with worker.heartbeat.holding("post:C1"):
+        worker.heartbeat.renew(["post:C1"])  # held and leased: renewed
+    store.outbox.release("post:C1", worker.owner)
+    worker.heartbeat.renew(["post:C1"])  # the beat's list was taken before the release: not an error
+    assert "lane.lease_lost" not in caplog.text
+    with worker.heartbeat.holding("post:C2"):  # held, but its lease is gone (taken over): an error
+        worker.heartbeat.renew(["post:C2"])
+    assert "lane.lease_lost lane=post:C2" in caplog.text
