@@ -114,8 +114,9 @@ class Processes:
     def profile(self, path: Path, seconds: int) -> subprocess.Popen:
         """py-spy sampling the worker for ``seconds`` (py-spy must be installed: pip install py-spy)."""
         [worker] = [p for p in self.cluster.procs if p.kind == "worker"]
+        # --gil: samples of the thread holding the GIL, i.e. Python at work, not threads waiting on sockets.
         return subprocess.Popen(["py-spy", "record", "--pid", str(worker.popen.pid), "--duration", str(seconds),
-                                 "--format", "raw", "--output", str(path), "--nonblocking"],
+                                 "--format", "raw", "--output", str(path), "--nonblocking", "--gil"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def rss(self) -> list[float]:
