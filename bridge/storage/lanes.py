@@ -102,8 +102,6 @@ class LaneWorker:
             if not_before > now:
                 soonest = min(soonest, not_before - now)
                 continue
-            if held_here(self.outbox, lane):  # another thread of this process works it: no lease to try
-                continue
             if not self.outbox.lease(lane, self.owner, LEASE_TTL):
                 continue
             try:
@@ -248,17 +246,6 @@ class Attempts:
         return bool(raw) and not (raw.get("refused") and not raw.get("sent"))
 
 
-# The lanes the lane workers of this process hold, by outbox: a sibling thread skips them without
-# asking Redis (bench/perf.py's profile: the failed lease attempts of sibling threads cost per tweet).
-_HELD_HERE: set[tuple[int, str]] = set()
-_HELD_LOCK = threading.Lock()
-
-
-def held_here(outbox: Outbox, lane: str) -> bool:
-    with _HELD_LOCK:
-        return (id(outbox), lane) in _HELD_HERE
-
-
 class _Heartbeat:
     """Keeps renewing the leases of the lanes this worker is working: only a dead process loses one.
 
@@ -279,8 +266,6 @@ class _Heartbeat:
             if not self.held:
                 self.changed.notify()  # the beat waited for something to hold
             self.held.add(lane)
-            with _HELD_LOCK:
-                _HELD_HERE.add((id(self.outbox), lane))
             if self.thread is None:
                 self.thread = threading.Thread(target=self._beat, name=f"leases-{self.owner}", daemon=True)
                 self.thread.start()
@@ -289,8 +274,6 @@ class _Heartbeat:
         finally:
             with self.changed:
                 self.held.discard(lane)
-            with _HELD_LOCK:
-                _HELD_HERE.discard((id(self.outbox), lane))
 
     def _beat(self) -> None:
         while True:
