@@ -141,7 +141,7 @@ class Desk:
         for key in r.scan_iter(f"{self.rt.store.p}attempt:*"):
             if r.hget(key, "sent"):
                 r.hset(key, "sent", repr(time.time() - 3600))
-        for key in r.scan_iter(f"{self.rt.store.p}xbudget:*"):  # X's window has passed too
+        for key in r.scan_iter(self.rt.store.keys.x_budget("*")):  # X's window has passed too
             r.delete(key)
         for name in waiting:
             outbox.pace(name, time.time())

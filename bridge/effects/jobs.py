@@ -16,6 +16,7 @@ from bridge.core.log import kv
 from bridge.core.models import Case, CaseId, TweetId, tweet_url
 from bridge.core.mrkdwn import escape_mrkdwn
 from bridge.storage.lanes import Attempts, Park, Retry
+from bridge.storage.outbox import slack_lane
 from bridge.storage.store import Store
 from bridge.x.client import RateBudget, RateLimited, XError, backoff
 
@@ -24,12 +25,6 @@ T = TypeVar("T")
 
 Lane = str
 QueuedJob = tuple[Lane, dict]
-
-
-def slack_lane(channel: str) -> Lane:
-    """The lane of a channel's Slack effects other than posts (parent updates, reactions, ephemerals):
-    in order within the channel, and one channel's trouble with Slack holds no other."""
-    return f"slack:{channel}"
 
 
 def update_job(case: Case) -> QueuedJob:

@@ -18,7 +18,6 @@ from dataclasses import replace
 
 from bridge.core.log import kv
 from bridge.core.models import Case, CaseId, TweetId
-from bridge.effects.jobs import slack_lane
 from bridge.effects.slack_posts import SlackPosting, job_error
 from bridge.slack.blocks import (
     Block,
@@ -30,6 +29,7 @@ from bridge.slack.blocks import (
 )
 from bridge.slack.client import SlackError
 from bridge.storage.lanes import Done, PermanentFailure, Retry
+from bridge.storage.outbox import slack_lane
 
 log = logging.getLogger(__name__)
 

@@ -86,6 +86,13 @@ def x_lane(case_id: str) -> str:
     return f"x:{case_id}"
 
 
+def slack_lane(channel: str) -> str:
+    """The lane of a channel's Slack effects other than posts (parent updates, reactions, ephemerals):
+    in order within the channel, and one channel's trouble with Slack holds no other. Posts go in
+    ``post:<channel>``, paced by :class:`bridge.storage.limits.SlackPace`."""
+    return f"slack:{channel}"
+
+
 class Outbox:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.r = client
@@ -144,9 +151,6 @@ class Outbox:
             for tell_lane, tell_job in tell:
                 self.push(tell_lane, tell_job, pipe)
             pipe.execute()
-
-    def is_parked(self, lane: str) -> bool:
-        return bool(self.r.hexists(self.keys.parked, lane))
 
     def unlist(self, lane: str) -> None:
         self.r.srem(self.keys.lanes, lane)
