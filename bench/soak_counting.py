@@ -19,6 +19,7 @@ from bench.soak_people import Plan
 from bench.soak_world import AGENTS, BRAND, channel_ids, event_payload, is_case_parent
 from bridge.sandbox.fixtures import block_text
 from bridge.sandbox.slack.server import SlackEmulator
+from bridge.storage.keys import Keys
 
 SENT_EMOJI = "outbox_tray"
 
@@ -121,7 +122,7 @@ def explain(result: Census, plan: Plan, trace: Trace, r: redis.Redis) -> list[st
     """For each effect duplicated or lost (a few of each kind): the requests about it and the kills."""
     def trace_key(effect: str, key: Any) -> str:
         if effect == "case parents":
-            return f"parent:{r.get(f'xdesk:tweet:{key}')}"
+            return f"parent:{r.hget(*Keys().tweet(key))}"
         if effect == "thread follow-ups":
             return f"followup:{key}"
         if effect.startswith("claims"):

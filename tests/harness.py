@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bridge.app.runtime import LANE_THREADS, Runtime, start_all
+from bridge.app.runtime import Runtime, start_all
 from bridge.core.settings import Environment, Settings, load
 from bridge.sandbox.fixtures import (  # noqa: F401 (re-exported: the tests import them from here)
     ADMIN,
@@ -118,8 +118,8 @@ class Desk:
 
     def close(self) -> None:
         self.stop.set()
-        # Lane threads wait up to a second in a blocking pop of the outbox's wake list: wake them.
-        self.rt.store.r.lpush(f"{self.rt.store.p}wake", *["1"] * LANE_THREADS)
+        # The lane dispatcher waits up to a second in a blocking pop of the outbox's wake list: wake it.
+        self.rt.store.r.lpush(self.rt.store.keys.wake, "1")
         for thread in self.threads:
             thread.join(timeout=15)
             assert not thread.is_alive(), f"{thread.name} did not stop"

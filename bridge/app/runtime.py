@@ -34,6 +34,7 @@ from bridge.storage.connection import connect, ensure_embedded
 from bridge.storage.lanes import LaneWorker
 from bridge.storage.loops import REDIS_ERRORS
 from bridge.storage.store import Store
+from bridge.storage.upgrade import upgrade
 from bridge.x.client import XAuthError, XClient, XError, backoff
 from bridge.x.direct import XDirect
 from bridge.x.media import XMedia
@@ -168,6 +169,7 @@ class Runtime:
         if not self.env.slack_bot_token:
             raise SettingsError("environment: missing SLACK_BOT_TOKEN")
         brand = self._brand_when_reachable(stop)
+        upgrade(self.redis, self.store.keys)  # Redis answered: data of an earlier version is moved first
         media = ReplyMedia(self.redis, self.store.p, XMedia(self.x), self.env, self.settings)
         handlers = job_handlers(self.store, self.settings, brand, self.slack, self.x, self.direct, media)
         threads = []
@@ -185,9 +187,8 @@ class Runtime:
                                         name="clock"))
         watch = DeletionWatch(self.store, self.x, revive=revive)
         threads.append(threading.Thread(target=watch.run, args=(stop,), name="deletions"))
-        for i in range(LANE_THREADS):
-            threads.append(threading.Thread(target=LaneWorker(self.store.outbox, handlers, revive).run, args=(stop,),
-                                            name=f"lanes-{i}"))
+        lanes = LaneWorker(self.store.outbox, handlers, revive, threads=LANE_THREADS)
+        threads.append(threading.Thread(target=lanes.run, args=(stop,), name="lanes"))
         log.info(kv("worker.started", brand=brand.username, sources=len(pollers), lane_threads=LANE_THREADS))
         if self.settings.x.dry_run:
             log.warning(kv("x.dry_run", brand=brand.username, note="nothing is posted to X; threads show the tweets"))

@@ -31,6 +31,7 @@ from bridge.effects.jobs import ephemeral_job
 from bridge.effects.slack_posts import SlackPosting
 from bridge.slack.client import SlackError
 from bridge.storage.lanes import Done
+from bridge.storage.outbox import post_lane
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ class SavedReplyModal:
         job = {"id": f"saved:{view['id']}", "kind": "saved_reply", "case": case.id, "channel": case.channel,
                "thread_ts": case.parent_ts, "user": user, "name": option["value"], "text": text}
         # One send per view, whatever Slack re-delivers: the same mark-and-queue as for thread messages.
-        if self.desk.store.take_message("view", view["id"], [(f"post:{case.channel}", job)]):
+        if self.desk.store.take_message("view", view["id"], [(post_lane(case.channel), job)]):
             log.info(kv("saved_reply.queued", case=case.id, user=user, name=option["value"], view=view["id"]))
         else:
             log.info(kv("saved_reply.duplicate", case=case.id, user=user, view=view["id"]))
@@ -196,4 +197,4 @@ class SavedReplySending:
         # rules read it the same: https://docs.slack.dev/messaging/formatting-message-text#escaping
         self.desk.message(job["user"], job["channel"], ts, job["thread_ts"], text.translate(_WIRE))
         log.info(kv("saved_reply.sent", case=job["case"], user=job["user"], name=job["name"], ts=ts))
-        return Done({"ts": ts}, pace=posted.pace)
+        return Done({"ts": ts})

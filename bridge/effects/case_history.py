@@ -1,6 +1,6 @@
 """What a case's parent shows besides the tweet: the customer's earlier cases, and the case's buttons.
 
-The store keeps every customer's case ids in ingest order (``customer:<X user id>``, written by the
+The store keeps every customer's case ids in ingest order (``customers:``, bridge/storage/keys.py, written by the
 same atomic script that opens a case). A parent links the latest few earlier cases to their Slack
 parents; a permalink is asked of Slack once (https://docs.slack.dev/reference/methods/chat.getPermalink)
 and kept in Redis. An earlier case whose parent is not posted yet is listed without a link.
@@ -31,7 +31,7 @@ class CaseHistory:
 
     def earlier(self, case: Case) -> tuple[list[tuple[str, str | None]], int]:
         """The latest earlier cases of the customer as (label, link), newest first, and how many there are."""
-        ids = self.store.r.lrange(self.store.keys.customer(case.customer.id), 0, -1)
+        ids = (self.store.r.hget(*self.store.keys.customer(case.customer.id)) or "").split()
         earlier = [CaseId(i) for i in ids if int(i) < int(case.id)]
         shown: list[tuple[str, str | None]] = []
         for case_id in reversed(earlier[-MAX_SHOWN:]):

@@ -16,7 +16,7 @@ from bridge.core.log import kv
 from bridge.core.models import Case, CaseId, TweetId, tweet_url
 from bridge.core.mrkdwn import escape_mrkdwn
 from bridge.storage.lanes import Attempts, Park, Retry
-from bridge.storage.outbox import slack_lane
+from bridge.storage.outbox import post_lane, slack_lane
 from bridge.storage.store import Store
 from bridge.x.client import RateBudget, RateLimited, XError, backoff
 
@@ -50,7 +50,7 @@ def react_job(channel: str, ts: str, name: str) -> QueuedJob:
 
 def notice_job(case: Case, key: str, text: str) -> QueuedJob:
     """A bridge notice in the case's thread, posted once per ``key``."""
-    return f"post:{case.channel}", {"id": f"notice:{key}", "kind": "notice", "case": case.id, "text": text}
+    return post_lane(case.channel), {"id": f"notice:{key}", "kind": "notice", "case": case.id, "text": text}
 
 
 def cancelled(store: Store, job: dict, index: int | None) -> bool:

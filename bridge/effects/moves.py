@@ -29,7 +29,7 @@ from bridge.slack.blocks import (
 )
 from bridge.slack.client import SlackError
 from bridge.storage.lanes import Done, PermanentFailure, Retry
-from bridge.storage.outbox import slack_lane
+from bridge.storage.outbox import post_lane, slack_lane
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class CaseMoves:
         went = f"{who} moved this case to <#{case.channel}>" + (f": <{new}|continue in its new thread>" if new else ".")
         return Done({"copied": len(items)}, [
             (slack_lane(job["from_channel"]), {**base, "id": f"movedaway:{job['id']}", "kind": "moved_away"}),
-            (f"post:{job['from_channel']}", {**base, "id": f"movednotice:{job['id']}", "kind": "thread_notice",
+            (post_lane(job["from_channel"]), {**base, "id": f"movednotice:{job['id']}", "kind": "thread_notice",
                                              "text": went}),
         ])
 

@@ -114,7 +114,7 @@ class XReplies:
             with self.store.r.pipeline(transaction=True) as pipe:
                 pipe.rpush(progress, tweet_id)
                 pipe.expire(progress, 14 * 24 * 3600)
-                pipe.set(self.store.keys.tweet(tweet_id), case.id)
+                pipe.hset(*self.store.keys.tweet(tweet_id), case.id)
                 pipe.execute()
             sent.append(tweet_id)
             in_reply_to = TweetId(tweet_id)

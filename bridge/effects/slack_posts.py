@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,10 @@ SLACK_PACE = float(os.environ.get("XDESK_SLACK_PACE", "1.0"))
 # fewer leaves a second for the time between counting a post here and Slack receiving it, which
 # varies (a retry, a slow answer): without it the soak saw Slack's 429 dozens of times a run.
 SLACK_BURST = 2
+
+# How long a process trusts its own memory that the bot joined a channel before asking Redis again
+# (whose mark lasts a day: then the bot joins again, in case it was removed).
+JOINED_KNOWN = 3600.0
 
 Render = Callable[..., tuple[list[dict], str]]  # (images: bool) -> (blocks, fallback text)
 
@@ -64,6 +69,7 @@ class SlackPosting:
         self.brand = brand
         self.history = CaseHistory(store, slack)
         self.pace = SlackPace(store.r, store.keys, SLACK_PACE, SLACK_BURST)
+        self._joined: dict[str, float] = {}  # channel -> until when this process knows it joined
 
     def handlers(self) -> dict[str, Callable]:
         return {
@@ -155,8 +161,11 @@ class SlackPosting:
         With chat:write.public the bot can post where it is not a member, but then Slack sends it
         no events from that channel: claims and replies in the thread would go unheard.
         """
+        if self._joined.get(channel, 0.0) > time.monotonic():
+            return  # known here: no round trip to Redis for every post
         key = self.store.keys.joined(channel)
         if self.store.r.exists(key):
+            self._joined[channel] = time.monotonic() + JOINED_KNOWN
             return
         try:
             self.slack.join(channel)
@@ -164,6 +173,7 @@ class SlackPosting:
             # Private channels cannot be joined: the bot must be invited (`check` says so).
             log.warning(kv("slack.join_failed", channel=channel, error=exc.error))
         self.store.r.set(key, 1, ex=24 * 3600)
+        self._joined[channel] = time.monotonic() + JOINED_KNOWN
 
     def post_once(self, job: dict, channel: str, render: Render, *, payload: dict,
                    thread_ts: str | None = None, event_type: str = "xdesk_post") -> str:

@@ -22,7 +22,7 @@ import redis
 
 from bridge.core.models import Author, Case, CaseId, ChannelId, Tweet, UserId
 from bridge.storage.scripts import ANSWERED_DM, INGEST_DM
-from bridge.storage.store import Ingested, Outcome, Store, case_customer, compact_json
+from bridge.storage.store import Ingested, Outcome, Store, case_customer, tweet_json
 
 ASK_TTL = 30 * 24 * 3600  # X keeps DM events for 30 days; an ask older than that is forgotten
 
@@ -38,7 +38,7 @@ class DmStore:
 
     def ingest(self, dm: Tweet, channel: ChannelId, topic: str | None) -> Ingested:
         """Store a customer's DM in its case and queue what Slack must show, in one atomic step."""
-        args = [self.p, dm.id, compact_json(dm), dm.author.id, channel, topic or "",
+        args = [self.p, dm.id, tweet_json(dm), dm.author.id, channel, topic or "",
                 case_customer(dm.author), repr(self.store.clock())]
         outcome, case_id, case_channel = self._ingest(args=args)
         return Ingested(Outcome(outcome), CaseId(case_id), ChannelId(case_channel))

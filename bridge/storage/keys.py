@@ -4,10 +4,12 @@ Python code takes its keys from :class:`Keys`; the Lua scripts (:mod:`bridge.sto
 given the prefix and spell the same families. Families, with what they hold and how long:
 
 Cases and tweets (kept while the case exists)
-  ``case:<id>`` hash of a case; ``seq:case`` the case counter; ``tweet:<tweet id>`` -> case id, for every
-  customer tweet and every reply the brand sent; ``tweetdata:<tweet id>`` the stored tweet;
-  ``conv:<conversation id>`` -> case id; ``parent:<channel>:<ts>`` -> case id;
-  ``customer:<X user id>`` the customer's case ids, oldest first; ``brand`` the brand account (hash).
+  ``case:<id>`` hash of a case; ``seq:case`` the case counter; ``tweetdata:<tweet id>`` the stored tweet;
+  ``brand`` the brand account (hash). Lookups, as fields of hashes bucketed by the last three digits
+  of what they look up (``<b>``): ``tweets:<b>`` tweet id -> case id, for every customer tweet and
+  every reply the brand sent; ``convs:<b>`` conversation id -> case id; ``parents:<b>``
+  ``<channel>:<ts>`` -> case id; ``customers:<b>`` X user id -> the customer's case ids, oldest first.
+  ``schema`` the layout's version (bridge/storage/upgrade.py).
 Reading X
   ``cursor:<source>`` newest tweet id stored from a source; ``gap:<source>`` a backlog still to read;
   ``poll:<source>`` the shared polling turn; ``deletions:turn`` the deletion watch's turn;
@@ -24,7 +26,7 @@ Slack events and messages (7 days unless said)
   ``role:<user>`` a role looked up in Slack (5 min).
 The outbox (:mod:`bridge.storage.outbox`)
   ``lane:<lane>`` a lane's jobs; ``lanes`` the lanes with jobs; ``lease:<lane>``; ``pace:<lane>``;
-  ``wake`` wakes a waiting worker; ``done:<job id>`` a job's result (14 days); ``dead`` dead letters;
+  ``wake`` wakes a waiting worker; ``done:<job id>`` a job's result (a day; a reply's 14 days); ``dead`` dead letters;
   ``attempts:<job id>`` unexpected failures of a job.
 A job's effects (14 days)
   ``attempt:<job id>[:<part>]`` marks of an attempt on X or Slack (:class:`bridge.storage.lanes.Attempts`);
@@ -39,6 +41,7 @@ A job's effects (14 days)
 from __future__ import annotations
 
 PREFIX = "xdesk:"
+BUCKET_DIGITS = 3  # 1,000 buckets: compact up to 128,000 entries a family, Redis's default listpack size
 
 
 class Keys:
@@ -53,17 +56,32 @@ class Keys:
     def case(self, case_id: str) -> str:
         return f"{self.p}case:{case_id}"
 
-    def tweet(self, tweet_id: str) -> str:
-        return f"{self.p}tweet:{tweet_id}"
+    # Lookups kept for as long as their case, one small field each: (hash, field). A key of its own
+    # cost 60 to 170 bytes each (bench/perf.py, issue 9); a field of a hash kept compact (a listpack,
+    # up to ``hash-max-listpack-entries`` fields) some 30. Bucketed by the id's last digits, as the
+    # Lua scripts do (``bucket`` in bridge/storage/scripts.py).
+    def tweet(self, tweet_id: str) -> tuple[str, str]:
+        return self._bucket("tweets", tweet_id)
+
+    def conversation(self, conversation_id: str) -> tuple[str, str]:
+        return self._bucket("convs", conversation_id)
+
+    def parent(self, channel: str, ts: str) -> tuple[str, str]:
+        return self._bucket("parents", f"{channel}:{ts}")
+
+    def customer(self, user_id: str) -> tuple[str, str]:
+        """The customer's case ids, oldest first, separated by spaces."""
+        return self._bucket("customers", user_id)
+
+    def _bucket(self, family: str, name: str) -> tuple[str, str]:
+        return f"{self.p}{family}:{name[-BUCKET_DIGITS:]}", name
 
     def tweetdata(self, tweet_id: str) -> str:
         return f"{self.p}tweetdata:{tweet_id}"
 
-    def parent(self, channel: str, ts: str) -> str:
-        return f"{self.p}parent:{channel}:{ts}"
-
-    def customer(self, user_id: str) -> str:
-        return f"{self.p}customer:{user_id}"
+    @property
+    def schema(self) -> str:
+        return f"{self.p}schema"
 
     @property
     def case_seq(self) -> str:

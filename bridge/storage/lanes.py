@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,7 @@ import redis
 from bridge.core import crash
 from bridge.core.log import kv
 from bridge.storage.loops import REDIS_ERRORS, run_loop
-from bridge.storage.outbox import Job, Outbox
+from bridge.storage.outbox import Head, Job, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,6 @@ PARK_RETRY = 30.0  # seconds between those tries
 class Done:
     result: Any = True
     followups: list[tuple[str, Job]] = field(default_factory=list)
-    pace: float = 0.0  # seconds to leave the lane alone afterwards
 
 
 class Retry(Exception):
@@ -81,54 +81,121 @@ class NotYet(Exception):
 
 Handler = Callable[[Job], Done]
 
+# What working a lane came to (LaneWorker._work).
+_HELD, _IDLE, _WORKED, _MORE = "held", "idle", "worked", "more"
+
 
 class LaneWorker:
-    def __init__(self, outbox: Outbox, handlers: dict[str, Handler], revive: Callable[[], object] | None = None):
+    """Works the outbox's lanes: one lane at a time per thread, each lane in one thread at a time.
+
+    With ``threads`` above one, :meth:`run` is a dispatcher: it alone waits for wake-ups and looks
+    at the lanes, and hands each due lane to a pool of that many threads. (A thread each looking for
+    itself woke them all at once on every push and every pace running out, each trying the same
+    leases: most of a tweet's cost in bench/perf.py.) :meth:`run_once` works every due lane in the
+    calling thread, for tests.
+    """
+
+    def __init__(self, outbox: Outbox, handlers: dict[str, Handler], revive: Callable[[], object] | None = None,
+                 threads: int = 1) -> None:
         self.outbox = outbox
         self.handlers = handlers
         self.revive = revive
+        self.threads = threads
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.heartbeat = _Heartbeat(outbox, self.owner)
+        self._lock = threading.Lock()
+        self._busy: set[str] = set()  # lanes handed to a thread of the pool and not finished
+        self._again: set[str] = set()  # busy lanes seen due again: their thread looks once more
 
     def run(self, stop: threading.Event) -> None:
-        run_loop("lanes", self.run_once, stop, idle=lambda wait: self.outbox.wait(min(wait, 1.0)), revive=self.revive)
+        def idle(wait: float) -> None:
+            self.outbox.wait(min(wait, 1.0))
+
+        if self.threads <= 1:
+            run_loop("lanes", self.run_once, stop, idle=idle, revive=self.revive)
+            return
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="lane") as pool:  # on stop: lets them finish
+            run_loop("lanes", lambda: self._dispatch(pool, stop), stop, idle=idle, revive=self.revive)
 
     def run_once(self) -> float:
         """Work every lane that is ready; return how long until one may be ready again."""
-        soonest = 5.0
+        soonest, due = self._due()
         worked = False
-        for lane, not_before in self.outbox.lanes_due().items():  # one round trip for every lane's pace
-            now = time.time()
-            if not_before > now:
-                soonest = min(soonest, not_before - now)
-                continue
-            if not self.outbox.lease(lane, self.owner, LEASE_TTL):
-                continue
-            try:
-                with self.heartbeat.holding(lane):
-                    worked |= self._work(lane)
-            finally:
-                self.outbox.release(lane, self.owner)
+        for lane in due:
+            while (outcome := self._work(lane)) == _MORE:
+                worked = True
+            worked |= outcome == _WORKED
         return 0.0 if worked else soonest
 
-    def _work(self, lane: str) -> bool:
-        worked = False
-        for _ in range(JOBS_PER_LEASE):
-            job, done, not_before, parked = self.outbox.next(lane)  # one round trip for all four
-            if parked:  # a job pushed since re-listed it: it waits for the operator
-                self.outbox.unlist(lane)
-                break
-            if job is None or not_before > time.time() or not self._do(lane, job, done):
-                break
-            worked = True
-        return worked
+    def _due(self) -> tuple[float, list[str]]:
+        """The lanes that may be worked now, and how long until the soonest other one may."""
+        soonest, due = 5.0, []
+        now = time.time()
+        for lane, not_before in self.outbox.lanes_due().items():  # one round trip for every lane's pace
+            if not_before > now:
+                soonest = min(soonest, not_before - now)
+            else:
+                due.append(lane)
+        return soonest, due
 
-    def _do(self, lane: str, job: Job, done: Any = None) -> bool:
+    def _dispatch(self, pool: ThreadPoolExecutor, stop: threading.Event) -> float:
+        soonest, due = self._due()
+        for lane in due:
+            with self._lock:
+                if lane in self._busy:
+                    self._again.add(lane)  # a push its thread may have read the lane before
+                    continue
+                self._busy.add(lane)
+            pool.submit(self._session, lane, stop)
+        return soonest
+
+    def _session(self, lane: str, stop: threading.Event) -> None:
+        """Work ``lane`` in a thread of the pool until it is empty or must wait, or the worker stops."""
+        try:
+            while not stop.is_set():
+                if self._work(lane) == _MORE:
+                    continue  # the lease was given up after JOBS_PER_LEASE jobs, for other workers
+                with self._lock:
+                    if lane not in self._again:
+                        return
+                    self._again.discard(lane)
+        except REDIS_ERRORS as exc:  # the dispatcher waits for Redis; the lane's jobs stay where they are
+            log.warning(kv("lane.redis_error", lane=lane, error=f"{type(exc).__name__}: {exc}"))
+        except Exception:  # a bug here must not leave the lane busy for ever
+            log.exception(kv("lane.error", lane=lane))
+        finally:
+            with self._lock:
+                self._busy.discard(lane)
+                self._again.discard(lane)
+
+    def _work(self, lane: str) -> str:
+        """Take the lane's lease and do its jobs in order: ``_MORE`` when it still has some to do now."""
+        head = self.outbox.start(lane, self.owner, LEASE_TTL)  # the lease and the head in one round trip
+        if head is None:
+            return _HELD  # another worker has it
+        outcome = _IDLE
+        try:
+            with self.heartbeat.holding(lane):
+                for _ in range(JOBS_PER_LEASE):
+                    job, done, not_before, parked = head
+                    if parked:  # a job pushed since re-listed it: it waits for the operator
+                        self.outbox.unlist(lane)
+                        return outcome
+                    if job is None or not_before > time.time():
+                        return outcome
+                    after = self._do(lane, job, done)
+                    if after is None:
+                        return outcome
+                    head, outcome = after, _WORKED
+                return _MORE
+        finally:
+            self.outbox.release(lane, self.owner)
+
+    def _do(self, lane: str, job: Job, done: Any = None) -> Head | None:
         """Do one job (``done``: its result, if a holder whose lease ran out did it already before it
-        could pop it); False when the lane must wait."""
+        could pop it): the lane's next head, or None when the lane must wait."""
         if done is not None:
-            self.outbox.complete(lane, job, done, [])
-            return True
+            return self.outbox.complete(lane, job, done, [])
         handler = self.handlers.get(job.get("kind", ""))
         if handler is None:
             return self._dead(lane, job, f"no handler for job kind {job.get('kind')!r}")
@@ -136,24 +203,24 @@ class LaneWorker:
             done = handler(job)
         except NotYet as wait:
             self.outbox.pace(lane, time.time() + wait.after)
-            return False
+            return None
         except Retry as retry:
             attempt = self._attempt(job)
             log.warning(kv("job.retry", lane=lane, job=job["id"], attempt=attempt, after=round(retry.after, 1),
                            reason=retry.reason))
             self.outbox.pace(lane, time.time() + retry.after)
-            return False
+            return None
         except Park as park:
             attempt = self._attempt(job)
             if attempt < PARK_AFTER:
                 log.warning(kv("job.retry", lane=lane, job=job["id"], attempt=attempt, after=PARK_RETRY,
                                reason=park.reason))
                 self.outbox.pace(lane, time.time() + PARK_RETRY)
-                return False
+                return None
             self.outbox.park(lane, job, park.reason, park.fix, park.tell)
             log.error(kv("job.parked", lane=lane, job=job["id"], kind=job.get("kind"), reason=park.reason,
                          fix=f"{park.fix}, then: python -m bridge outbox retry {job['id']}"))
-            return False
+            return None
         except PermanentFailure as failure:
             return self._dead(lane, job, str(failure))
         except REDIS_ERRORS:
@@ -165,12 +232,9 @@ class LaneWorker:
             if attempt >= MAX_UNEXPECTED:
                 return self._dead(lane, job, f"{type(exc).__name__}: {exc} ({attempt} attempts)")
             self.outbox.pace(lane, time.time() + min(60.0, 2.0**attempt))
-            return False
+            return None
         crash.point("job.before_complete")
-        self.outbox.complete(lane, job, done.result, done.followups)  # its count of failures goes with it
-        if done.pace:
-            self.outbox.pace(lane, time.time() + done.pace)
-        return True
+        return self.outbox.complete(lane, job, done.result, done.followups)  # its count of failures goes with it
 
     def _attempt(self, job: Job) -> int:
         key = self.outbox.keys.failures(job['id'])
@@ -178,11 +242,10 @@ class LaneWorker:
         self.outbox.r.expire(key, 7 * 24 * 3600)
         return attempt
 
-    def _dead(self, lane: str, job: Job, reason: str) -> bool:
+    def _dead(self, lane: str, job: Job, reason: str) -> Head:
         log.error(kv("job.dead", lane=lane, job=job["id"], kind=job.get("kind"), reason=reason))
         self.outbox.r.rpush(self.outbox.keys.dead, json.dumps({"lane": lane, "job": job, "reason": reason}))
-        self.outbox.complete(lane, job, {"dead": reason}, [])
-        return True
+        return self.outbox.complete(lane, job, {"dead": reason}, [])
 
 
 class Attempts:

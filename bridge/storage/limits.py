@@ -8,7 +8,8 @@ https://docs.x.com/x-api/fundamentals/rate-limits. The count follows X's own
 
 :class:`SlackPace`: Slack's pace for ``chat.postMessage``, about one message a second in a channel
 with short bursts allowed (https://docs.slack.dev/apis/web-api/rate-limits#special-rate-limits),
-counted from the time of each post (GCRA), not slept after it.
+counted from the time of each post (GCRA), not slept after it. A post that spends the burst paces
+the channel's post lane until the next may go, so the lane's worker waits without trying.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 import redis
 
 from bridge.storage.keys import Keys
+from bridge.storage.outbox import post_lane
 from bridge.storage.scripts import SEEN_BUDGET, TAKE_BUDGET, TAKE_SLACK_PACE
 
 TWEETS = "POST /2/tweets"
@@ -64,4 +66,5 @@ class SlackPace:
         if self.interval <= 0:
             return 0.0
         args = [repr(time.time()), repr(self.interval), self.burst]
-        return float(self._take(keys=[self.keys.slack_pace(channel)], args=args))
+        keys = [self.keys.slack_pace(channel), self.keys.pace(post_lane(channel))]
+        return float(self._take(keys=keys, args=args))

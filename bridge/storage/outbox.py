@@ -23,15 +23,44 @@ Job = dict[str, Any]
 DONE_TTL = 14 * 24 * 3600
 # Most done-marks are there for one reason: a worker whose lease ran out after doing a job must not do
 # it again (bridge/storage/lanes.py), a matter of seconds. They go after a day. The marks of the jobs
-# whose outcome is read later (was this reply tweeted? for edits and deletes; was the parent posted?
-# for moves) are kept DONE_TTL.
+# whose outcome is read later (was this reply tweeted? for edits and deletes) are kept DONE_TTL. A
+# moved case's new parent is asked about by the job right behind it in its lane: a day is plenty.
 DONE_TTL_SHORT = 24 * 3600
-DONE_KEPT = frozenset({"reply", "dm_reply", "parent"})
+DONE_KEPT = frozenset({"reply", "dm_reply"})
+
+# What a worker needs to know before a lane's next job: the head job, its done-mark if a holder whose
+# lease ran out did it already, the lane's pace, and whether it is parked. Put after ``local p`` (the
+# key prefix); every script that hands a worker its next job ends with it, so that a job costs one
+# round trip besides its own calls (bench/perf.py).
+_HEAD_OF = """
+local function head_of(lane)
+  local head = redis.call('LINDEX', p..'lane:'..lane, 0)
+  local done = ''
+  if head then done = redis.call('GET', p..'done:'..cjson.decode(head)['id']) or '' end
+  return {head or '', done, redis.call('GET', p..'pace:'..lane) or '', redis.call('HEXISTS', p..'parked', lane)}
+end
+"""
+
+_NEXT = """
+local p, lane = ARGV[1], ARGV[2]
+""" + _HEAD_OF + """
+return head_of(lane)
+"""
+
+# Take the lane's lease (nothing if another worker holds it) and read its head.
+_START = """
+local p, lane, owner, ttl_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+""" + _HEAD_OF + """
+if not redis.call('SET', p..'lease:'..lane, owner, 'NX', 'PX', ttl_ms) then return false end
+return head_of(lane)
+"""
 
 # Pop the head only if it is still the job we did (another holder after an expired lease may have
-# done it), record the result, and push the follow-up jobs.
+# done it), record the result, push the follow-up jobs, and read the next head. Only follow-ups wake
+# the waiting workers: the lane itself goes on with its holder.
 _COMPLETE = """
 local p, lane, job_id, result, done_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+""" + _HEAD_OF + """
 local lk = p..'lane:'..lane
 local head = redis.call('LINDEX', lk, 0)
 if head and cjson.decode(head)['id'] == job_id then redis.call('LPOP', lk) end
@@ -44,20 +73,25 @@ while i < #ARGV do
   i = i + 2
 end
 if redis.call('LLEN', lk) == 0 then redis.call('SREM', p..'lanes', lane) end
-redis.call('LPUSH', p..'wake', '1')
-redis.call('LTRIM', p..'wake', 0, 63)
-return 1
+if i > 6 then
+  redis.call('LPUSH', p..'wake', '1')
+  redis.call('LTRIM', p..'wake', 0, 63)
+end
+return head_of(lane)
 """
 
-# What a worker needs to know before a lane's next job, in one round trip: the head job, its
-# done-mark if a holder whose lease ran out did it already, the lane's pace, and whether it is parked.
-_NEXT = """
-local head = redis.call('LINDEX', KEYS[1], 0)
-local parked = redis.call('HEXISTS', KEYS[2], ARGV[1])
-local pace = redis.call('GET', KEYS[3]) or ''
-local done = ''
-if head then done = redis.call('GET', ARGV[2]..cjson.decode(head)['id']) or '' end
-return {head or '', done, pace, parked}
+# Every lane with jobs and its pace, flat (lane, pace, lane, pace...). The wake tokens left go: this
+# look sees every push before it (otherwise a burst of pushes woke the worker again and again to
+# find nothing new: bench/perf.py).
+_DUE = """
+local p = ARGV[1]
+redis.call('DEL', p..'wake')
+local out = {}
+for _, lane in ipairs(redis.call('SMEMBERS', p..'lanes')) do
+  out[#out + 1] = lane
+  out[#out + 1] = redis.call('GET', p..'pace:'..lane) or ''
+end
+return out
 """
 
 # Every lane's depth in one atomic step: counted lane by lane, a job completing in between (its
@@ -78,12 +112,27 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+# What a worker reads before a lane's next job: the head job (None: the lane is empty), its recorded
+# result if a holder whose lease ran out did it already (else None), when the lane may be worked
+# (epoch seconds; 0: now), and whether it is parked.
+Head = tuple[Job | None, Any, float, bool]
+
 
 def x_lane(case_id: str) -> str:
     """The lane of a case's effects on X (replies, chains, DMs, deletes, asks, auto-replies): in order
     within the case, independent of every other case, so one stuck reply holds only its own case.
     X's shared write budget is kept by :class:`bridge.storage.limits.XBudget`, not by the lanes."""
     return f"x:{case_id}"
+
+
+def post_lane(channel: str) -> str:
+    """The lane of a channel's posts (parents, follow-ups, notices): in order, at Slack's pace."""
+    return f"post:{channel}"
 
 
 def slack_lane(channel: str) -> str:
@@ -100,9 +149,11 @@ class Outbox:
         self.keys = Keys(prefix)
         self._complete = client.register_script(_COMPLETE)
         self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(_RENEW)
         self._pending = client.register_script(_PENDING)
         self._next = client.register_script(_NEXT)
-
+        self._start = client.register_script(_START)
+        self._due = client.register_script(_DUE)
 
     def push(self, lane: str, job: Job, pipe: redis.client.Pipeline | None = None) -> None:
         target = pipe if pipe is not None else self.r.pipeline(transaction=True)
@@ -117,20 +168,18 @@ class Outbox:
         return sorted(self.r.smembers(self.keys.lanes))
 
     def lanes_due(self) -> dict[str, float]:
-        """Every lane with jobs, and when it may be worked (epoch seconds; 0: now)."""
-        lanes = self.lanes()
-        if not lanes:
-            return {}
-        paces = self.r.mget([self.keys.pace(lane) for lane in lanes])
-        return {lane: float(pace) if pace else 0.0 for lane, pace in zip(lanes, paces, strict=True)}
+        """Every lane with jobs, and when it may be worked (epoch seconds; 0: now). Clears the wake
+        tokens of the pushes it sees."""
+        flat = self._due(args=[self.p])
+        return {flat[i]: float(flat[i + 1]) if flat[i + 1] else 0.0 for i in range(0, len(flat), 2)}
 
-    def next(self, lane: str) -> tuple[Job | None, Any, float, bool]:
-        """The lane's head job, its recorded result if it was done already (else None), when the
-        lane may be worked (epoch seconds; 0: now) and whether it is parked."""
-        head, done, pace, parked = self._next(
-            keys=[self.keys.lane(lane), self.keys.parked, self.keys.pace(lane)], args=[lane, self.keys.done("")])
-        return (json.loads(head) if head else None, json.loads(done) if done else None,
-                float(pace) if pace else 0.0, bool(parked))
+    def next(self, lane: str) -> Head:
+        return _head(self._next(args=[self.p, lane]))
+
+    def start(self, lane: str, owner: str, ttl: float) -> Head | None:
+        """Take the lane's lease for ``owner`` and read its head; None when another holds the lane."""
+        raw = self._start(args=[self.p, lane, owner, int(ttl * 1000)])
+        return _head(raw) if raw else None
 
     def head(self, lane: str) -> Job | None:
         raw = self.r.lindex(self.keys.lane(lane), 0)
@@ -219,29 +268,19 @@ class Outbox:
         raw = self.r.get(self.keys.done(job_id))
         return json.loads(raw) if raw is not None else None
 
-    def complete(self, lane: str, job: Job, result: Any, followups: list[tuple[str, Job]]) -> None:
+    def complete(self, lane: str, job: Job, result: Any, followups: list[tuple[str, Job]]) -> Head:
+        """Record the job done, pop it, push its follow-ups; the lane's next head."""
         ttl = DONE_TTL if job.get("kind") in DONE_KEPT else DONE_TTL_SHORT
         args: list[Any] = [self.p, lane, job["id"], json.dumps(result, separators=(",", ":")), ttl]
         for follow_lane, follow_job in followups:
             args += [follow_lane, json.dumps(follow_job)]
-        self._complete(args=args)
+        return _head(self._complete(args=args))
 
     def lease(self, lane: str, owner: str, ttl: float) -> bool:
         return bool(self.r.set(self.keys.lease(lane), owner, nx=True, px=int(ttl * 1000)))
 
     def renew(self, lane: str, owner: str, ttl: float) -> bool:
-        key = self.keys.lease(lane)
-        with self.r.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(key)
-                if pipe.get(key) != owner:
-                    return False
-                pipe.multi()
-                pipe.pexpire(key, int(ttl * 1000))
-                pipe.execute()
-                return True
-            except redis.WatchError:
-                return False
+        return bool(self._renew(keys=[self.keys.lease(lane)], args=[owner, int(ttl * 1000)]))
 
     def release(self, lane: str, owner: str) -> None:
         self._release(keys=[self.keys.lease(lane)], args=[owner])
@@ -256,11 +295,12 @@ class Outbox:
         self.r.set(self.keys.pace(lane), repr(until), ex=ttl)
 
     def wait(self, timeout: float) -> None:
-        """Block until some job is pushed or completed, or ``timeout`` passes.
+        """Block until some job is pushed (or completed with follow-ups), or ``timeout`` passes. The
+        token stays: :meth:`lanes_due` clears every token it has seen the push of."""
+        self.r.blpop([self.keys.wake], timeout=max(0.01, timeout))
 
-        Every push leaves a token; the worker looks at every lane once it wakes, so the tokens left
-        are dropped: otherwise a burst of pushes (up to 64 kept) woke the threads again and again to
-        find nothing new, the worker's main cost per tweet in bench/perf.py's profile.
-        """
-        if self.r.blpop([self.keys.wake], timeout=max(0.01, timeout)):
-            self.r.delete(self.keys.wake)
+
+def _head(raw: list[str]) -> Head:
+    head, done, pace, parked = raw
+    return (json.loads(head) if head else None, json.loads(done) if done else None,
+            float(pace) if pace else 0.0, bool(parked))

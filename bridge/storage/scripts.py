@@ -18,22 +18,35 @@ local function wake()
 end
 """
 
+# The lookups kept as fields of bucketed hashes (bridge/storage/keys.py): ``bucket('tweets', id)``.
+BUCKETS = """
+local function bucket(family, name)
+  return p..family..':'..string.sub(name, -3)
+end
+local function add_case_of_customer(customer, case_id)
+  local k = bucket('customers', customer)
+  local ids = redis.call('HGET', k, customer)
+  redis.call('HSET', k, customer, ids and (ids..' '..case_id) or case_id)
+end
+"""
+
 INGEST = """
 local p, tid, tweet_json, conv = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local channel, topic, customer, answerable = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local n_refs = tonumber(ARGV[9])
 -- After the referenced ids: the time the customer waits from, and the closed period it came in ('' open).
 local since, period, reply_key = ARGV[10 + n_refs], ARGV[11 + n_refs], ARGV[12 + n_refs]
-local existing = redis.call('GET', p..'tweet:'..tid)
+""" + BUCKETS + """
+local existing = redis.call('HGET', bucket('tweets', tid), tid)
 if existing then
   return {'duplicate', existing, redis.call('HGET', p..'case:'..existing, 'channel') or ''}
 end
 local case_id = false
 for i = 1, n_refs do
-  case_id = redis.call('GET', p..'tweet:'..ARGV[9 + i])
+  case_id = redis.call('HGET', bucket('tweets', ARGV[9 + i]), ARGV[9 + i])
   if case_id then break end
 end
-if not case_id and conv ~= '' then case_id = redis.call('GET', p..'conv:'..conv) end
+if not case_id and conv ~= '' then case_id = redis.call('HGET', bucket('convs', conv), conv) end
 local outcome = 'new'
 if case_id then
   local ck = p..'case:'..case_id
@@ -64,11 +77,11 @@ else
     'after_hours', period ~= '' and '1' or '0', 'waiting_since', since)
   redis.call('ZADD', p..'unclaimed', since, case_id)
   -- The customer's cases, oldest first: a new case's parent lists the earlier ones.
-  redis.call('RPUSH', p..'customer:'..who['id'], case_id)
+  add_case_of_customer(who['id'], case_id)
 end
-redis.call('SET', p..'tweet:'..tid, case_id)
+redis.call('HSET', bucket('tweets', tid), tid, case_id)
 redis.call('SET', p..'tweetdata:'..tid, tweet_json)
-if conv ~= '' then redis.call('SET', p..'conv:'..conv, case_id, 'NX') end
+if conv ~= '' then redis.call('HSETNX', bucket('convs', conv), conv, case_id) end
 -- The jobs that show it in Slack are pushed in the same step: a tweet is never stored without them.
 """ + LANE_PUSH + """
 local post_lane = 'post:'..channel
@@ -289,7 +302,8 @@ ASK_TTL = 30 * 24 * 3600  # X keeps DM events for 30 days; an ask older than tha
 INGEST_DM = """
 local p, id, tweet_json, sender = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local channel, topic, customer, since = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local existing = redis.call('GET', p..'tweet:'..id)
+""" + BUCKETS + """
+local existing = redis.call('HGET', bucket('tweets', id), id)
 if existing then
   return {'duplicate', existing, redis.call('HGET', p..'case:'..existing, 'channel') or ''}
 end
@@ -323,10 +337,10 @@ else
     'kind', 'dm', 'dm_peer', sender, 'dm_latest', id, 'dm_tweet_mark', id, 'after_hours', '0',
     'waiting_since', since)
   redis.call('ZADD', p..'unclaimed', since, case_id)
-  redis.call('RPUSH', p..'customer:'..sender, case_id)  -- the customer's history, as for tweets
+  add_case_of_customer(sender, case_id)  -- the customer's history, as for tweets
 end
 redis.call('SET', p..'dmcase:'..sender, case_id)
-redis.call('SET', p..'tweet:'..id, case_id)
+redis.call('HSET', bucket('tweets', id), id, case_id)
 redis.call('SET', p..'tweetdata:'..id, tweet_json)
 """ + LANE_PUSH + """if outcome == 'new' then
   push('post:'..channel, {id = 'parent:'..case_id, kind = 'parent', case = case_id})
@@ -379,12 +393,20 @@ return remaining
 
 # A post to a channel under Slack's pace (GCRA: the theoretical time of the next post, ``tat``): up to
 # ``burst`` at once, then one per ``interval``. 0: post now (counted); else the seconds to wait.
+# A post that spends the burst also paces the channel's post lane (KEYS[2], the outbox's ``pace:``)
+# until the next one may go: its worker then leaves the lane alone until then, instead of building
+# the next message only to be told to wait (bench/perf.py: every parent was built twice).
 TAKE_SLACK_PACE = """
 local now, interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local allowed_at = tat - (burst - 1) * interval
 if allowed_at > now then return tostring(allowed_at - now) end
-redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil((tat + interval - now) * 1000) + 1000)
+tat = tat + interval
+redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
+local next_at = tat - (burst - 1) * interval
+if next_at > now and next_at > tonumber(redis.call('GET', KEYS[2]) or '0') then
+  redis.call('SET', KEYS[2], tostring(next_at), 'PX', math.ceil((next_at - now) * 1000) + 1000)
+end
 return '0'
 """

@@ -6,10 +6,9 @@ and written by two agents at once) is one Lua script, which Redis runs atomicall
 Keys (all under ``xdesk:``):
 
 - ``case:<id>`` hash of a case; ``seq:case`` the case counter
-- ``tweet:<tweet id>`` -> case id, for every customer tweet and every reply the brand sent
-- ``tweetdata:<tweet id>`` the stored tweet; ``conv:<conversation id>`` -> case id
-- ``parent:<channel>:<ts>`` -> case id; ``cursor:<source>`` the newest tweet id stored from a source
-- ``customer:<X user id>`` list of the customer's case ids, oldest first
+- ``tweetdata:<tweet id>`` the stored tweet; ``cursor:<source>`` the newest tweet id stored from a source
+- ``tweets:``, ``convs:``, ``parents:``, ``customers:`` the lookups from a tweet, a conversation, a
+  Slack parent and a customer to their cases (fields of bucketed hashes: bridge/storage/keys.py)
 - ``event:<event id>`` Slack events already handled; ``msg:<channel>:<ts>`` Slack messages taken as replies
 - ``unclaimed``, ``waiting`` sorted sets of case ids by the time they wait from (for reminders);
   ``closed`` closed periods by their end, ``closed:<period>`` its channels, ``closed:<period>:<channel>``
@@ -93,7 +92,7 @@ class Store:
         args = [
             self.p,
             tweet.id,
-            compact_json(tweet),
+            tweet_json(tweet),
             tweet.conversation_id or "",
             channel,
             topic or "",
@@ -133,18 +132,18 @@ class Store:
         return tweet_from_json(raw) if raw else None
 
     def case_of_tweet(self, tweet_id: TweetId) -> CaseId | None:
-        value = self.r.get(self.keys.tweet(tweet_id))
+        value = self.r.hget(*self.keys.tweet(tweet_id))
         return CaseId(value) if value else None
 
     def set_parent(self, case_id: CaseId, channel: ChannelId, ts: SlackTs) -> None:
         with self.r.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.case(case_id), mapping={"parent_ts": ts, "channel": channel})
-            pipe.set(self.keys.parent(channel, ts), case_id)
+            pipe.hset(*self.keys.parent(channel, ts), case_id)
             pipe.execute()
 
     def link_brand_tweet(self, case_id: CaseId, tweet_id: TweetId) -> None:
         """The brand's reply belongs to the case, so the customer's answer to it joins the case."""
-        self.r.set(self.keys.tweet(tweet_id), case_id)
+        self.r.hset(*self.keys.tweet(tweet_id), case_id)
 
     # -- cases -------------------------------------------------------------------------------
 
@@ -153,7 +152,7 @@ class Store:
         return case_from_hash(case_id, raw) if raw else None
 
     def case_by_parent(self, channel: str, ts: str) -> Case | None:
-        case_id = self.r.get(self.keys.parent(channel, ts))
+        case_id = self.r.hget(*self.keys.parent(channel, ts))
         return self.case(CaseId(case_id)) if case_id else None
 
     def claim(self, case_id: CaseId, user: SlackUserId) -> SlackUserId | None:
@@ -290,8 +289,18 @@ def _without_defaults(value: Any) -> Any:
     return value
 
 
+def tweet_json(tweet: Tweet) -> str:
+    """A tweet as ``tweetdata`` keeps it: :func:`compact_json`, and without its conversation when it
+    starts it (X gives every tweet one; most customers' tweets start theirs)."""
+    data = _without_defaults(tweet)
+    if tweet.conversation_id == tweet.id:
+        del data["conversation_id"]
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
 def tweet_from_json(raw: str) -> Tweet:
     data = json.loads(raw)
+    data.setdefault("conversation_id", data["id"])
     data["author"] = Author(**data["author"])
     data["media"] = tuple(Media(**m) for m in data.get("media", ()))
     data["mentions"] = tuple(data.get("mentions", ()))

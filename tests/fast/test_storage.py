@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 
-from bridge.core.models import Author, ChannelId, Media, Tweet, TweetId, UserId
+from bridge.core.models import Author, CaseId, ChannelId, Media, SlackTs, Tweet, TweetId, UserId
 from bridge.storage.store import Store
 
 
@@ -21,7 +23,7 @@ def test_a_stored_tweet_comes_back_whole_and_is_kept_without_its_defaults(redis_
         assert store.tweet(tweet.id) == tweet
     raw = store.r.get(store.keys.tweetdata("20"))
     assert raw == '{"id":"20","text":"@Telekom_hilft help","author":{"id":"7","username":"kunde_klaus",' \
-                  '"name":"Klaus"},"conversation_id":"20"}'
+                  '"name":"Klaus"}}'  # its conversation is its own: not kept twice
     case = store.case(store.case_of_tweet(TweetId("20")))  # type: ignore[arg-type]
     assert case is not None and case.customer == quiet
 
@@ -73,3 +75,50 @@ def test_a_lease_renewed_after_its_lane_was_released_is_no_lost_lease(redis_url:
     with worker.heartbeat.holding("post:C2"):  # held, but its lease is gone (taken over): an error
         worker.heartbeat.renew(["post:C2"])
     assert "lane.lease_lost lane=post:C2" in caplog.text
+
+
+def test_a_post_that_spends_slacks_burst_leaves_its_channels_lane_alone_until_the_next_may_go(
+        redis_url: str) -> None:
+    from bridge.storage.limits import SlackPace
+    from bridge.storage.outbox import post_lane
+
+    store = Store(redis.Redis.from_url(redis_url, decode_responses=True))
+    pace = SlackPace(store.r, store.keys, interval=1.0, burst=2)
+    store.outbox.push(post_lane("C1"), {"id": "parent:1", "kind": "parent", "case": "1"})
+    assert pace.take("C1") == 0 and store.outbox.lanes_due()[post_lane("C1")] == 0  # one more may go now
+    before = time.time()
+    assert pace.take("C1") == 0  # the burst is spent: the lane waits, without being tried, for a second
+    assert before + 0.9 < store.outbox.lanes_due()[post_lane("C1")] <= time.time() + 1.0
+    assert 0.9 < pace.take("C1") <= 1.0
+    assert store.outbox.lanes_due().get(post_lane("C2"), 0) == 0  # another channel is not held
+
+
+def test_cases_stored_by_an_earlier_version_are_found_after_the_upgrade(redis_url: str) -> None:
+    from bridge.storage.upgrade import upgrade
+
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    store = Store(r)
+    first = Tweet(TweetId("1001"), "@Telekom_hilft my router", Author(UserId("77"), "k", "K"), TweetId("1001"))
+    store.ingest(first, ChannelId("C1"), None, True)
+    store.set_parent(CaseId("1"), ChannelId("C1"), SlackTs("1733.000100"))
+    # The layout of version 1: a key for each lookup, the customer's cases as a list.
+    for (key, field), old in ((store.keys.tweet("1001"), "tweet:1001"), (store.keys.tweet("1002"), "tweet:1002"),
+                              (store.keys.conversation("1001"), "conv:1001"),
+                              (store.keys.parent("C1", "1733.000100"), "parent:C1:1733.000100")):
+        r.set(f"xdesk:{old}", "1")
+        r.hdel(key, field)
+    r.hdel(*store.keys.customer("77"))
+    r.rpush("xdesk:customer:77", "1")
+    r.delete(store.keys.schema)
+
+    assert upgrade(r, store.keys) == 5
+    assert upgrade(r, store.keys) == 0  # once
+    assert not r.keys("xdesk:tweet:*") and not r.keys("xdesk:customer:*") and not r.keys("xdesk:parent:*")
+    assert store.case_of_tweet(TweetId("1002")) == "1"  # the brand's reply, say: an answer to it joins
+    assert store.case_by_parent("C1", "1733.000100").id == "1"  # type: ignore[union-attr]
+    answer = Tweet(TweetId("1003"), "@Telekom_hilft still down", Author(UserId("77"), "k", "K"), TweetId("1001"),
+                   replied_to=TweetId("1002"))
+    assert store.ingest(answer, ChannelId("C2"), None, True).case_id == "1"
+    second = Tweet(TweetId("2001"), "@Telekom_hilft new trouble", Author(UserId("77"), "k", "K"), TweetId("2001"))
+    store.ingest(second, ChannelId("C1"), None, True)
+    assert r.hget(*store.keys.customer("77")) == "1 2"  # the customer's history goes on from the old list
