@@ -20,17 +20,20 @@ import statistics
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import psutil
+import redis
 
 from bench.soak_world import RedisServer, event_payload, is_case_parent, say
+from bridge.core.models import CaseId, SlackTs, SlackUserId, TweetId, UserId
 from bridge.sandbox.cluster import Cluster
 from bridge.sandbox.fixtures import ANNA, BOT_TOKEN, DSL, GENERAL, MOBILE, SIGNING_SECRET, X_KEYS
 from bridge.sandbox.slack.server import SlackEmulator
 from bridge.sandbox.x.server import XEmulator
+from bridge.storage.store import Store
 
 CHANNELS = (GENERAL, DSL, MOBILE)
 WINDOW = 60.0  # X's 15-minute window, scaled down; its limits are scaled with it
@@ -159,6 +162,7 @@ def run(workdir: Path, seed: int, profile: Path | None = None) -> Figures:
             stuck_case(x, slack, cluster, parents, figures)
             backlog(x, slack, procs, idle_rate, figures, profile)
             redis_per_case(redis_server, figures)
+            redis_at_scale(redis_server, figures)
             figures.add("RSS per process", " / ".join(f"{mb:.0f} MB" for mb in procs.rss()), "<= 150 MB")
         finally:
             cluster.stop()
@@ -269,21 +273,64 @@ def backlog(x: XEmulator, slack: SlackEmulator, procs: Processes, idle_rate: flo
                 "<= 2 ms over idle")
 
 
-def redis_per_case(redis_server: RedisServer, figures: Figures) -> None:
-    r = redis_server.client
-    cases = int(r.get("xdesk:seq:case") or 0)
+def sizes_by_family(r: redis.Redis) -> tuple[dict[str, int], int]:
+    """Bytes of every key family, and of what stays past a day (done-marks and answered attempts
+    expire sooner: bridge/storage)."""
     sizes: dict[str, int] = {}
-    kept = 0  # what stays past a day: done-marks and answered attempts expire sooner (bridge/storage)
+    kept = 0
     for key in r.scan_iter(count=1000):
         family = key.split(":")[1] if key.count(":") else key
         size = int(r.memory_usage(key) or 0)
         sizes[family] = sizes.get(family, 0) + size
         ttl = r.ttl(key)
         kept += size if ttl < 0 or ttl > 25 * 3600 else 0
-    top = ", ".join(f"{name} {size // max(1, cases)}" for name, size in sorted(sizes.items(), key=lambda i: -i[1])[:6])
+    return sizes, kept
+
+
+def top_families(sizes: dict[str, int], cases: int) -> str:
+    return ", ".join(f"{name} {size // max(1, cases)}" for name, size in sorted(sizes.items(), key=lambda i: -i[1])[:6])
+
+
+def redis_per_case(redis_server: RedisServer, figures: Figures) -> None:
+    r = redis_server.client
+    cases = int(r.get("xdesk:seq:case") or 0)
+    sizes, kept = sizes_by_family(r)
     figures.add("Redis per open case", f"{sum(sizes.values()) // max(1, cases)} bytes now, "
                 f"{kept // max(1, cases)} after a day", "<= 1 KB in steady state")
-    say(f"bytes per case by key family: {top}")
+    say(f"bytes per case by key family: {top_families(sizes, cases)}")
+
+
+def redis_at_scale(redis_server: RedisServer, figures: Figures, cases: int = 20_000) -> None:
+    """A desk's steady state: ``cases`` cases stored by the bridge's own Store, each like the run's
+    first (its tweet, customer and case fields), posted to Slack, claimed, answered once and resolved. The lookups are
+    fields of hashes bucketed 1,000 ways (bridge/storage/keys.py): a few hundred cases, as in the
+    run, leave most buckets holding one field, which costs what a key of its own did."""
+    first = Store(redis_server.client)
+    case = first.case(CaseId("1"))
+    assert case is not None
+    sample = first.tweet(case.first_tweet)
+    assert sample is not None
+    r = redis.Redis(unix_socket_path=str(redis_server.socket), db=1, decode_responses=True)
+    r.flushdb()
+    store = Store(r)
+    base, ts = 1_860_000_000_000_000_000, 1_764_000_000.0
+    for i in range(cases):
+        tweet_id, reply_id = TweetId(str(base + i * 7_919_000_123)), TweetId(str(base + i * 7_919_000_123 + 1))
+        author = replace(sample.author, id=UserId(str(10_000_000 + i * 7_919)), username=f"kunde_{i}")
+        ingested = store.ingest(replace(sample, id=tweet_id, conversation_id=tweet_id, author=author),
+                                case.channel, case.topic, True)
+        store.set_parent(ingested.case_id, case.channel, SlackTs(f"{ts + i * 1.731137:.6f}"))
+        store.claim(ingested.case_id, SlackUserId(ANNA))
+        store.link_brand_tweet(ingested.case_id, reply_id)
+        store.resolve(ingested.case_id, SlackUserId(ANNA))
+    for key in r.scan_iter(match="xdesk:lane:*"):
+        r.delete(key)  # the jobs that would post them: gone once done
+    r.delete("xdesk:lanes", "xdesk:wake")
+    sizes, kept = sizes_by_family(r)
+    figures.add(f"Redis per open case at {cases:,} cases", f"{kept // cases} bytes (stored cases, as the bridge "
+                "keeps them past a day)", "<= 1 KB in steady state")
+    say(f"bytes per case at {cases:,} cases by key family: {top_families(sizes, cases)}")
+    r.flushdb()
 
 
 def main(argv: list[str] | None = None) -> int:
