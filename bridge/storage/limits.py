@@ -20,11 +20,62 @@ import redis
 
 from bridge.storage.keys import Keys
 from bridge.storage.outbox import post_lane
-from bridge.storage.scripts import SEEN_BUDGET, TAKE_BUDGET, TAKE_SLACK_PACE
 
 TWEETS = "POST /2/tweets"
 DELETES = "DELETE /2/tweets/:id"
 DMS = "POST /2/dm_conversations/with/:participant_id/messages"
+
+
+# One write from X's budget for an endpoint, for whichever lane asks first: the seconds until the
+# window resets when none is left, else 0 (and one fewer left). While no count is known (the first
+# write, or the first of a new window) one write at a time goes, to learn it: the others get -1.
+TAKE_BUDGET = """
+local reset = tonumber(redis.call('HGET', KEYS[1], 'reset') or '0')
+local now = tonumber(ARGV[1])
+if reset <= now then
+  if redis.call('SET', KEYS[2], '1', 'NX', 'EX', 15) then return '0' end
+  return '-1'
+end
+local left = tonumber(redis.call('HGET', KEYS[1], 'remaining') or '1')
+if left > 0 then
+  redis.call('HINCRBY', KEYS[1], 'remaining', -1)
+  return '0'
+end
+return tostring(reset - now)
+"""
+
+# What X's headers said after a write. Within the same window the count only goes down: writes
+# taken from it since this one was sent are still on their way, and X's figure does not know them.
+SEEN_BUDGET = """
+local remaining, reset, expire_at = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+if redis.call('HGET', KEYS[1], 'reset') == reset then
+  local kept = tonumber(redis.call('HGET', KEYS[1], 'remaining') or remaining)
+  if kept < remaining then remaining = kept end
+end
+redis.call('HSET', KEYS[1], 'remaining', remaining, 'reset', reset)
+redis.call('EXPIREAT', KEYS[1], expire_at)
+return remaining
+"""
+
+# A post to a channel under Slack's pace (GCRA: the theoretical time of the next post, ``tat``): up to
+# ``burst`` at once, then one per ``interval``. 0: post now (counted); else the seconds to wait.
+# A post that spends the burst also paces the channel's post lane (KEYS[2], the outbox's ``pace:``)
+# until the next one may go: its worker then leaves the lane alone until then, instead of building
+# the next message only to be told to wait (bench/perf.py: every parent was built twice).
+TAKE_SLACK_PACE = """
+local now, interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local allowed_at = tat - (burst - 1) * interval
+if allowed_at > now then return tostring(allowed_at - now) end
+tat = tat + interval
+redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
+local next_at = tat - (burst - 1) * interval
+if next_at > now and next_at > tonumber(redis.call('GET', KEYS[2]) or '0') then
+  redis.call('SET', KEYS[2], tostring(next_at), 'PX', math.ceil((next_at - now) * 1000) + 1000)
+end
+return '0'
+"""
 
 
 class XBudget:
