@@ -6,7 +6,7 @@ from slack_bolt import App
 
 from bridge.desk.desk import Desk
 from bridge.desk.edits import Edits
-from handlers import case_actions, commands, edits, fallback, messages, reactions, saved_replies
+from handlers import admin, case_actions, commands, edits, fallback, messages, reactions, saved_replies
 
 
 def register_all(app: App, desk: Desk) -> None:
@@ -16,4 +16,5 @@ def register_all(app: App, desk: Desk) -> None:
     commands.register(app, desk)
     saved_replies.register(app, desk)
     case_actions.register(app, desk)
+    admin.register(app, desk)
     fallback.register(app)  # last: it matches whatever the others did not

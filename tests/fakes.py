@@ -48,6 +48,7 @@ class FakeSlack:
     ephemerals: list[dict[str, Any]] = field(default_factory=list)  # channel, user, text, thread_ts, blocks
     reactions: set[tuple[str, str, str]] = field(default_factory=set)
     views: dict[str, dict] = field(default_factory=dict)
+    homes: dict[str, dict] = field(default_factory=dict)  # user -> their App Home
     failures: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -120,6 +121,17 @@ class FakeSlack:
 
     def user_name(self, user: str) -> str:
         return self.names.get(user, user)
+
+    def ensure_member(self, channel: str) -> str | None:
+        try:
+            self._call("conversations.join")
+        except SlackError as exc:
+            return f"{channel}: {exc.error}"
+        return None
+
+    def publish_home(self, user: str, view: dict) -> None:
+        self._call("views.publish")
+        self.homes[user] = view
 
     def channel_problem(self, channel: str) -> str | None:
         return None

@@ -24,8 +24,6 @@ SPEC_EXAMPLE = reference("spec-settings-example.toml")
 # would not start. Whoever builds one ships its key (commented) and removes it from here;
 # test_the_pending_spec_keys_are_in_the_spec_and_not_yet_shipped fails until they do.
 PENDING: dict[str, int] = {
-    "slack.admin_changes": 10,  # admins change topics, agents and hours from Slack
-    "slack.audit_channel": 10,  # every admin change posted to a channel too
     "sla": 11,  # first-response target, reported
     "digest": 11,  # daily summary with a chart
 }
@@ -143,3 +141,18 @@ def test_a_list_override_that_is_not_json_names_the_environment(tmp_path: Path) 
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("xdesk: environment:") and "slack" in line and "JSON" in line
+
+
+def test_check_warns_when_anyone_may_tweet_as_the_brand_and_when_an_agent_signs_nothing(tmp_path: Path) -> None:
+    from bridge.core.settings import Settings
+
+    base = {"slack": {"default_channel": "C0GENERAL1"}}
+    assert Settings.of(base).warnings() == [
+        "slack.agents is empty: anyone in the workspace may claim a case and tweet as the brand (list the agents, "
+        "or add them with /xdesk agent add)"]
+    listed = Settings.of({"slack": {"default_channel": "C0GENERAL1", "agents": ["U0ANNA0001", "U0BEN00002",
+                                                                              "S0AGENTS01"]},
+                          "agents": {"U0ANNA0001": {"signature": "^AN"}, "U0CARL0003": {}}})
+    assert listed.warnings() == [
+        "agents.U0BEN00002: no signature: their tweets go out unsigned (set agents.U0BEN00002.signature)",
+        "agents.U0CARL0003: no signature: their tweets go out unsigned (set agents.U0CARL0003.signature)"]

@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None, listeners: Listeners | None = None) -> i
         problems = check(rt)
         for line in problems:
             print(line)
+        for line in rt.current.warnings():  # allowed, so not a problem; but worth a second look
+            print(f"warning: {line}")
         if not problems:
             print("ok: settings, Redis, Slack and X all check out")
         if settings.x.dry_run:

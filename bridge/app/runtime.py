@@ -5,6 +5,7 @@ Each process builds its parts here; the parts themselves know nothing of process
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import socket
@@ -31,6 +32,7 @@ from bridge.intake.dms import DmPoller
 from bridge.intake.mentions import Poller, search_source
 from bridge.slack.client import SlackError, SlackSide, web_client
 from bridge.storage.connection import connect, ensure_embedded
+from bridge.storage.desk_config import DeskConfig, LiveSettings
 from bridge.storage.lanes import LaneWorker
 from bridge.storage.loops import REDIS_ERRORS
 from bridge.storage.store import Store
@@ -53,6 +55,7 @@ class Runtime:
     settings: Settings
     clock: Callable[[], float] = field(default=time.time)  # service hours and reminders; tests move it
     listeners: Listeners | None = None  # handlers.register_all, from the entry point; needed to serve Slack
+    _config_watch: threading.Thread | None = field(default=None, init=False, repr=False)
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -61,6 +64,23 @@ class Runtime:
     @cached_property
     def store(self) -> Store:
         return Store(self.redis, clock=self.clock)
+
+    @cached_property
+    def live(self) -> LiveSettings:
+        """``settings`` with the changes admins made in Slack over them (``/xdesk``), kept current."""
+        return LiveSettings(self.settings, DeskConfig(self.store))
+
+    @property
+    def current(self) -> Settings:
+        """What the parts read their settings from: the live view."""
+        return self.live.view()
+
+    def watch_config(self, stop: threading.Event) -> None:
+        """This process's settings follow every change made in Slack, from now on (once per process)."""
+        if self._config_watch is None:
+            self.live.refresh()
+            self._config_watch = threading.Thread(target=self.live.watch, args=(stop,), name="config", daemon=True)
+            self._config_watch.start()
 
     @cached_property
     def slack(self) -> SlackSide:
@@ -124,7 +144,7 @@ class Runtime:
         if self.listeners is None:
             raise SettingsError("web: no Slack listeners were given (python -m bridge gives handlers.register_all)")
 
-        desk = desk_for(self.store, self.settings, self.slack)
+        desk = desk_for(self.store, self.live, self.slack)
         attempt = 0
         while True:  # not serving (nor healthy) until Slack has answered auth.test
             attempt += 1
@@ -142,6 +162,7 @@ class Runtime:
     def serve_web(self, stop: threading.Event, sock: socket.socket | None = None) -> None:
         """Serve until ``stop`` is set (or SIGTERM/SIGINT when on the main thread)."""
         self.require(slack=True)
+        self.watch_config(stop)
         app = self.bolt_app()
         if self.settings.slack.mode == "socket":
             self._socket_mode(app, stop)
@@ -170,20 +191,23 @@ class Runtime:
             raise SettingsError("environment: missing SLACK_BOT_TOKEN")
         brand = self._brand_when_reachable(stop)
         upgrade(self.redis, self.store.keys)  # Redis answered: data of an earlier version is moved first
-        media = ReplyMedia(self.redis, self.store.p, XMedia(self.x), self.env, self.settings)
-        handlers = job_handlers(self.store, self.settings, brand, self.slack, self.x, self.direct, media)
+        self.watch_config(stop)
+        settings = self.current
+        join_desk_channels(settings, self.slack)
+        media = ReplyMedia(self.redis, self.store.p, XMedia(self.x), self.env, settings)
+        handlers = job_handlers(self.store, settings, brand, self.slack, self.x, self.direct, media)
         threads = []
         revive = None if self.env.redis_url else (lambda: ensure_embedded(self.env.bridge_data_dir))
         pollers = [Poller("mentions", lambda since, until: self.x.mentions(brand.id, since, until), self.store,
-                          self.settings, brand, answerable_by_source=True, revive=revive)]
+                          settings, brand, answerable_by_source=True, revive=revive)]
         for query in self.settings.x.search:
             pollers.append(Poller(search_source(query), lambda since, until, q=query: self.x.search(q, since, until),
-                                  self.store, self.settings, brand, answerable_by_source=False, revive=revive))
+                                  self.store, settings, brand, answerable_by_source=False, revive=revive))
         if self.settings.dm.enabled:
-            pollers.append(DmPoller(self.direct, self.store, self.settings, brand, revive=revive))
+            pollers.append(DmPoller(self.direct, self.store, settings, brand, revive=revive))
         for poller in pollers:
             threads.append(threading.Thread(target=poller.run, args=(stop,), name=f"poll-{poller.source}"))
-        threads.append(threading.Thread(target=ClockLoop(self.store, self.settings, revive).run, args=(stop,),
+        threads.append(threading.Thread(target=ClockLoop(self.store, settings, revive).run, args=(stop,),
                                         name="clock"))
         watch = DeletionWatch(self.store, self.x, revive=revive)
         threads.append(threading.Thread(target=watch.run, args=(stop,), name="deletions"))
@@ -220,10 +244,12 @@ def check(rt: Runtime) -> list[str]:
         rt.require(slack=True, x=True)
     except SettingsError as exc:
         problems.append(str(exc))
+    with contextlib.suppress(*REDIS_ERRORS, OSError, RuntimeError):  # Redis down: said above
+        rt.live.refresh()  # the changes admins made in Slack count too
     if rt.env.slack_bot_token:
         try:
             rt.slack.auth_test()
-            channels = {rt.settings.slack.default_channel, *(t.channel for t in rt.settings.topics)}
+            channels = desk_channels(rt.current)
             for channel in sorted(channels):
                 if problem := rt.slack.channel_problem(channel):
                     problems.append(f"slack: channel {channel}: {problem}")
@@ -235,6 +261,20 @@ def check(rt: Runtime) -> list[str]:
         except XError as exc:
             problems.append(f"x: GET /2/users/me failed: {exc.reason}")
     return problems
+
+
+def desk_channels(settings: Settings) -> list[str]:
+    """Every channel the desk posts in: the default one, the topics', the audit channel."""
+    return sorted({settings.slack.default_channel, *(t.channel for t in settings.topics),
+                   *([settings.slack.audit_channel] if settings.slack.audit_channel else [])})
+
+
+def join_desk_channels(settings: Settings, slack: SlackSide) -> None:
+    """The bot joins every channel of the desk at start: Slack sends messages and reactions to members only."""
+    for channel in desk_channels(settings):
+        if problem := slack.ensure_member(channel):
+            log.error(kv("slack.channel_unusable", channel=channel, problem=problem,
+                         action="cases there are posted, but claims and replies are not heard until this is fixed"))
 
 
 def install_signal_handlers(stop: threading.Event) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bridge.core.models import Author
 from bridge.core.settings import Settings
+from bridge.desk.admin import DeskAdmin
 from bridge.desk.desk import Desk
 from bridge.desk.roles import Roles
 from bridge.desk.saved_reply_modal import SavedReplySending
@@ -19,14 +20,17 @@ from bridge.effects.moves import CaseMoves
 from bridge.effects.replies import XReplies
 from bridge.effects.slack_posts import SlackPosting
 from bridge.slack.port import SlackPort
+from bridge.storage.desk_config import DeskConfig, LiveSettings
 from bridge.storage.lanes import Handler
 from bridge.storage.store import Store
 from bridge.x.port import DirectPort, XPort
 
 
-def desk_for(store: Store, settings: Settings, slack: SlackPort) -> Desk:
-    """The desk Slack's listeners call: claims, thread messages, edits, hand-over, moves."""
-    return Desk(store, settings, Roles(settings, slack, store.r, store.p), slack)
+def desk_for(store: Store, live: LiveSettings, slack: SlackPort) -> Desk:
+    """The desk Slack's listeners call: claims, thread messages, edits, hand-over, moves, admins' changes."""
+    settings = live.view()
+    roles = Roles(settings, slack, store.r, store.p)
+    return Desk(store, settings, roles, slack, DeskAdmin(live, DeskConfig(store), roles, slack, store.clock))
 
 
 def job_handlers(store: Store, settings: Settings, brand: Author, slack: SlackPort, x: XPort,
@@ -36,7 +40,12 @@ def job_handlers(store: Store, settings: Settings, brand: Author, slack: SlackPo
     replies = XReplies(store, x, slack, settings, brand.username, media)
     clock = ClockJobs(store, slack, settings, brand, posting, replies)
     return {**posting.handlers(), **replies.handlers(),
-            **SavedReplySending(posting, desk_for(store, settings, slack)).handlers(),
+            **SavedReplySending(posting, desk_for(store, _live(store, settings), slack)).handlers(),
             **clock.handlers(), **CaseMoves(posting).handlers(),
             **EditJobs(store, x, settings, brand.username).handlers(),
             **DmJobs(store, direct, settings, brand, replies).handlers()}
+
+
+def _live(store: Store, settings: Settings) -> LiveSettings:
+    """The live view ``settings`` is (production's), or a view over plain settings (some tests')."""
+    return settings if isinstance(settings, LiveSettings) else LiveSettings(settings, DeskConfig(store))

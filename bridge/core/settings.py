@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -63,6 +64,8 @@ class SlackSection(_Section):
     default_channel: ChannelIdStr
     admins: list[UserIdStr] = []
     agents: list[UserOrGroupIdStr] = []
+    admin_changes: bool = True  # false: topics, agents and hours change only in settings.toml
+    audit_channel: ChannelIdStr | Literal[""] = ""  # every admin change is posted there too
 
 
 class XSection(_Section):
@@ -172,6 +175,10 @@ class Topic(_Section):
         return [t.lstrip("#") for t in tags]
 
 
+# Set while Settings.of builds settings from given values alone (see there).
+_values_only: ContextVar[bool] = ContextVar("values_only", default=False)
+
+
 class Settings(BaseSettings):
     """Everything in ``settings.toml``; see the commented file in the repository root."""
 
@@ -195,6 +202,30 @@ class Settings(BaseSettings):
     agents: dict[UserIdStr, AgentSection] = {}
     topics: list[Topic] = []
 
+    @classmethod
+    def of(cls, values: dict) -> Settings:
+        """Settings from ``values`` alone, validated by the same rules as the file.
+
+        A plain ``Settings(**values)`` would merge the file and the environment in again (tables
+        key by key), so an agent removed from ``values`` would come back from the file.
+        """
+        token = _values_only.set(True)
+        try:
+            return cls(**values)
+        finally:
+            _values_only.reset(token)
+
+    @field_validator("topics")
+    @classmethod
+    def _distinct_topic_names(cls, topics: list[Topic]) -> list[Topic]:
+        # Admins name topics in /xdesk commands, case-insensitively: a name must say which one.
+        seen: set[str] = set()
+        for topic in topics:
+            if topic.name.casefold() in seen:
+                raise ValueError(f"two topics are named {topic.name!r}; each topic needs its own name")
+            seen.add(topic.name.casefold())
+        return topics
+
     @field_validator("agents", mode="before")
     @classmethod
     def _agent_ids_upper(cls, agents: object) -> object:
@@ -212,8 +243,22 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        if _values_only.get():
+            return (init_settings,)
         path = Path(os.environ.get("BRIDGE_SETTINGS", "settings.toml"))
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=path))
+
+    def warnings(self) -> list[str]:
+        """What is allowed but probably not meant, one line each (``python -m bridge check`` prints them)."""
+        lines = []
+        if not self.slack.agents:
+            lines.append("slack.agents is empty: anyone in the workspace may claim a case and tweet as the brand "
+                         "(list the agents, or add them with /xdesk agent add)")
+        unsigned = [u for u in self.slack.agents if u.startswith(("U", "W")) and not self.signature_of(u)]
+        unsigned += [u for u, a in self.agents.items() if not a.signature and u not in unsigned]
+        lines += [f"agents.{user}: no signature: their tweets go out unsigned (set agents.{user}.signature)"
+                  for user in unsigned]
+        return lines
 
     def signature_of(self, user: str) -> str:
         agent = self.agents.get(user)  # type: ignore[call-overload]
@@ -245,7 +290,7 @@ class Environment(BaseModel):
         try:
             return cls(**values)
         except ValidationError as exc:
-            raise SettingsError(_one_line(exc, env=True)) from None
+            raise SettingsError(one_line(exc, env=True)) from None
 
     @property
     def has_slack(self) -> bool:
@@ -272,7 +317,7 @@ class Environment(BaseModel):
         ]
 
 
-def _one_line(exc: ValidationError, env: bool = False) -> str:
+def one_line(exc: ValidationError, env: bool = False) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
     if env:
@@ -295,7 +340,7 @@ def load() -> Settings:
     try:
         settings = Settings()  # type: ignore[call-arg]
     except ValidationError as exc:
-        raise SettingsError(_one_line(exc)) from None
+        raise SettingsError(one_line(exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"settings: {path} is not valid TOML: {exc}") from None
     except PydanticSettingsError as exc:  # an environment override that is not valid JSON for a list or table

@@ -15,6 +15,7 @@ from bridge.core.reply_check import check_reply
 from bridge.core.rules import is_old_parent, moved_hint
 from bridge.core.settings import Settings
 from bridge.core.tweet_text import is_note
+from bridge.desk.admin import DeskAdmin
 from bridge.desk.dm_replies import DmDesk
 from bridge.desk.parents import Parents
 from bridge.desk.roles import Roles
@@ -27,14 +28,18 @@ log = logging.getLogger(__name__)
 
 
 class Desk:
-    def __init__(self, store: Store, settings: Settings, roles: Roles, slack: SlackPort) -> None:
+    def __init__(self, store: Store, settings: Settings, roles: Roles, slack: SlackPort, admin: DeskAdmin) -> None:
         self.store = store
+        self.admin = admin
         self.settings = settings
         self.roles = roles
         self.slack = slack
-        self.channels = {settings.slack.default_channel, *(t.channel for t in settings.topics)}
         self.parents = Parents(store, slack, self.channels)
         self.dms = DmDesk(store, settings, roles, self.parents)
+
+    def channels(self) -> set[str]:
+        """The desk's channels as admins have them now (topics change in Slack, bridge/desk/admin.py)."""
+        return {self.settings.slack.default_channel, *(t.channel for t in self.settings.topics)}
 
     def case_at(self, channel: str, ts: str) -> Case | None:
         return self.parents.case_at(channel, ts)
@@ -118,6 +123,14 @@ class Desk:
             return
         if case.claimer != user:
             log.info(kv("reply.note", case=case.id, user=user, ts=ts, why="not the claimer"))
+            return
+        if not self.roles.is_agent(user):
+            # An admin removed them as an agent after they claimed (bridge/desk/admin.py): the case stays
+            # theirs until it is handed over, but nothing they write is tweeted any more.
+            hint = ("You are no longer an agent on this desk, so nothing was tweeted. Ask an admin to hand "
+                    "this case over (*Hand over…* on the case).")
+            if self.store.take_message(channel, ts, [ephemeral_job(channel, user, hint, thread_ts)]):
+                log.info(kv("reply.refused", case=case.id, user=user, ts=ts, reason="not an agent"))
             return
         if self.dms.take_reply(case, user, channel, ts, text, files):
             return  # a direct message, private: neither split nor checked like a public reply

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from bridge.core.log import kv
 from bridge.core.models import Case, CaseId, ChannelId, SlackTs
@@ -16,10 +17,10 @@ NOT_A_CASE_TTL = 600  # a message known not to be a parent is not looked up agai
 
 
 class Parents:
-    def __init__(self, store: Store, slack: SlackPort, channels: set[str]) -> None:
+    def __init__(self, store: Store, slack: SlackPort, channels: Callable[[], set[str]]) -> None:
         self.store = store
         self.slack = slack
-        self.channels = channels  # the desk's channels: a message elsewhere is never a case's parent
+        self.channels = channels  # the desk's channels now: a message elsewhere is never a new case's parent
 
     def case_at(self, channel: str, ts: str) -> Case | None:
         """The case whose parent is at ``ts``, even if the worker has not recorded the parent yet.
@@ -29,7 +30,7 @@ class Parents:
         message metadata, so ask Slack, and record what it says (a known non-case is remembered).
         """
         case = self.store.case_by_parent(channel, ts)
-        if case is not None or channel not in self.channels:
+        if case is not None or channel not in self.channels():
             return case
         negative = self.store.keys.not_case(channel, ts)
         if self.store.r.exists(negative):

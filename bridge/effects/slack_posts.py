@@ -78,6 +78,7 @@ class SlackPosting:
             "reopened": self.reopened,
             "notice": self.notice,
             "update": self.update,
+            "audit": self.audit,
         }
 
     def case(self, case_id: str) -> Case:
@@ -142,6 +143,14 @@ class SlackPosting:
             raise PermanentFailure(f"case {case.id} has no parent to post a notice under")
         ts = slack_call(lambda: self.post_once(job, case.channel, lambda images=True: notice_blocks(text),
                                                  thread_ts=case.parent_ts, payload={"case_id": case.id}))
+        return Done({"ts": ts})
+
+    def audit(self, job: dict) -> Done:
+        """An admin's change, posted in ``[slack] audit_channel`` (bridge/desk/admin.py)."""
+        channel = job["channel"]
+        self._join_once(channel)
+        ts = slack_call(lambda: self.post_once(job, channel, lambda images=True: notice_blocks(job["text"]),
+                                                 payload={}, event_type="xdesk_audit"))
         return Done({"ts": ts})
 
     def update(self, job: dict) -> Done:

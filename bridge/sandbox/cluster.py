@@ -49,6 +49,7 @@ class Proc:
     kills: int = 0
     crashes: int = 0  # died on their own (a crash point)
     exits: list[int] = field(default_factory=list)
+    retired: bool = False  # stopped for good: the supervisor leaves it down
 
     def start(self, crash_at: str = "") -> None:
         env = {**self.env, "XDESK_CRASH_AT": crash_at}
@@ -107,7 +108,7 @@ class Cluster:
         while not self.stopping.wait(0.05):
             with self.lock:
                 for proc in self.procs:
-                    if proc.popen is not None and not proc.alive:
+                    if proc.popen is not None and not proc.alive and not proc.retired:
                         code = proc.popen.returncode
                         proc.exits.append(code)
                         if code == -signal.SIGKILL:
@@ -147,6 +148,14 @@ class Cluster:
             if proc.alive:
                 proc.popen.send_signal(signal.SIGKILL)
                 proc.kills += 1
+
+    def retire(self, proc: Proc) -> None:
+        """Stop ``proc`` for good (SIGTERM), as a platform scaling a process type down."""
+        with self.lock:
+            proc.retired = True
+            if proc.alive:
+                proc.popen.terminate()
+        proc.popen.wait(timeout=30)
 
     def kill_randomly(self, rng: random.Random, stop: threading.Event, every: tuple[float, float]) -> threading.Thread:
         def killer() -> None:

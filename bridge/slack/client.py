@@ -129,6 +129,9 @@ class SlackSide:
         # hash: Slack refuses the update (hash_conflict) if the view changed since we read it.
         self._call("views.update", view_id=view_id, view=view, **({"hash": hash} if hash else {}))
 
+    def publish_home(self, user: str, view: dict) -> None:
+        self._call("views.publish", user_id=user, view=view)
+
     def permalink(self, channel: str, ts: str) -> str:
         return str(self._call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])
 
@@ -199,6 +202,24 @@ class SlackSide:
         profile = info.get("profile") or {}
         return str(profile.get("display_name") or info.get("real_name") or info.get("name") or user)
 
+    def ensure_member(self, channel: str) -> str | None:
+        """Make the bot a member of ``channel`` (it joins a public one itself): None when it is one, else
+        what stands in the way and how to fix it, in words.
+
+        Slack sends channel messages and reactions only to members, so a claim or reply in a channel
+        the bot has not joined is never heard (https://docs.slack.dev/reference/events/message.channels).
+        """
+        try:
+            info = self._call("conversations.info", channel=channel).get("channel", {})
+            if info.get("is_archived"):
+                return membership_problem(channel, "is_archived")
+            if not info.get("is_member"):
+                self._call("conversations.join", channel=channel)
+                log.info(kv("slack.channel_joined", channel=channel))
+        except SlackError as exc:
+            return membership_problem(channel, exc.error)
+        return None
+
     def channel_problem(self, channel: str) -> str | None:
         """None when the bot can post in ``channel``, else what is wrong, in words."""
         try:
@@ -211,3 +232,16 @@ class SlackSide:
             log.info(kv("slack.channel_not_member", channel=channel))
             return "the bot is not a member (invite it with /invite @xdesk)"
         return None
+
+
+def membership_problem(channel: str, error: str) -> str:
+    """What Slack's ``error`` about ``channel`` means for the desk, and what to do about it."""
+    if error in ("method_not_supported_for_channel_type", "not_in_channel"):
+        return (f"<#{channel}> is private and the bot is not in it: invite it there with `/invite @xdesk`, "
+                "then try again")
+    if error == "channel_not_found":
+        return (f"Slack finds no channel {channel} the bot can see: check the ID, or if the channel is private, "
+                "invite the bot there with `/invite @xdesk` first")
+    if error == "is_archived":
+        return f"<#{channel}> is archived: unarchive it or choose another channel"
+    return f"Slack refused the bot in {channel} ({error})"

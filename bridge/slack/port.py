@@ -63,6 +63,15 @@ class SlackPort(Protocol):
     def user_name(self, user: str) -> str:
         ...
 
+    def ensure_member(self, channel: str) -> str | None:
+        """Make the bot a member of ``channel`` (joining a public one); None when it is, else what is
+        wrong and how to fix it, in words."""
+        ...
+
+    def publish_home(self, user: str, view: dict) -> None:
+        """``views.publish``: ``user``'s App Home tab."""
+        ...
+
     def channel_problem(self, channel: str) -> str | None:
         """None when the bot can post in ``channel``, else what is wrong, in words."""
         ...

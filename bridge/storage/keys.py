@@ -24,6 +24,10 @@ Slack events and messages (7 days unless said)
   thread message taken as a reply; ``notcase:<channel>:<ts>`` a message known not to be a parent (10 min);
   ``joined:<channel>`` the bot joined it (1 day); ``permalink:<channel>:<ts>`` (30 days);
   ``role:<user>`` a role looked up in Slack (5 min).
+The desk as admins changed it in Slack (:mod:`bridge.storage.desk_config`)
+  ``config`` hash: ``version`` and ``overlay``, the changes kept over settings.toml; ``config:audit`` the
+  audit log, newest first (1,000 kept); ``config:once:<command>`` the answer to a command already
+  carried out (a day); changes are announced on the pub/sub channel ``config``.
 The outbox (:mod:`bridge.storage.outbox`)
   ``lane:<lane>`` a lane's jobs; ``lanes`` the lanes with jobs; ``lease:<lane>``; ``pace:<lane>``;
   ``wake`` wakes a waiting worker; ``done:<job id>`` a job's result (a day; a reply's 14 days); ``dead`` dead letters;
@@ -149,6 +153,19 @@ class Keys:
 
     def role(self, kind: str, user: str) -> str:
         return f"{self.p}role:{kind}:{user}"
+
+    # the desk as admins changed it
+    @property
+    def config(self) -> str:
+        """Hash ``version``, ``overlay``; also the pub/sub channel every process hears changes on."""
+        return f"{self.p}config"
+
+    @property
+    def config_audit(self) -> str:
+        return f"{self.p}config:audit"
+
+    def config_once(self, command: str) -> str:
+        return f"{self.p}config:once:{command}"
 
     # the outbox
     def lane(self, lane: str) -> str:

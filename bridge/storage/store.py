@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import MISSING, fields, is_dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -155,6 +155,22 @@ class Store:
         case_id = self.r.hget(*self.keys.parent(channel, ts))
         return self.case(CaseId(case_id)) if case_id else None
 
+    def open_claims(self, user: str) -> list[Case]:
+        """The cases ``user`` holds that are not resolved, oldest first.
+
+        A scan over every case: asked only when an admin removes an agent, so no index is kept for it.
+        """
+        found = []
+        for batch in _batches(self.r.scan_iter(f"{self.p}case:*", count=1000), 500):
+            with self.r.pipeline(transaction=False) as pipe:
+                for key in batch:
+                    pipe.hmget(key, "claimer", "status")
+                for key, (claimer, status) in zip(batch, pipe.execute(), strict=True):
+                    if claimer == user and status != "resolved":
+                        found.append(key.removeprefix(f"{self.p}case:"))
+        cases = [self.case(CaseId(case_id)) for case_id in sorted(found, key=lambda c: (len(c), c))]
+        return [case for case in cases if case is not None]
+
     def claim(self, case_id: CaseId, user: SlackUserId) -> SlackUserId | None:
         """Claim the case for ``user`` if nobody holds it; returns whoever holds it afterwards."""
         holder = self._claim(keys=[self.keys.case(case_id), *self._waits], args=[user, case_id])
@@ -259,6 +275,17 @@ class Store:
             except redis.WatchError:
                 return False  # a twin delivery took it first
         return True
+
+
+def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def case_customer(author: Author) -> str:

@@ -19,6 +19,7 @@ from bridge.desk.edits import Edits
 from bridge.desk.handover import CaseActions
 from bridge.intake.dms import DmPoller
 from bridge.intake.mentions import Poller
+from bridge.storage.desk_config import DeskConfig, LiveSettings
 from bridge.storage.lanes import LaneWorker
 from bridge.storage.store import Store
 from tests.fakes import BRAND, FakeDirect, FakeSlack, FakeX, Message
@@ -28,12 +29,13 @@ class FastDesk:
     """The bridge's desk and effects on a real Redis, with in-memory X and Slack; ``drain`` runs the outbox."""
 
     def __init__(self, r: redis.Redis, settings: Settings, clock: Callable[[], float] = time.time) -> None:
-        self.settings = settings
         self.slack = FakeSlack()
         self.x = FakeX()
         self.direct = FakeDirect()
         self.store = Store(r, clock=clock)
-        self.desk = desk_for(self.store, settings, self.slack)
+        self.live = LiveSettings(settings, DeskConfig(self.store))  # admins' changes, as every process has them
+        self.settings = settings = self.live.view()
+        self.desk = desk_for(self.store, self.live, self.slack)
         self.edits = Edits(self.desk)
         self.actions = CaseActions(self.store, settings, self.desk.roles, self.slack)
         handlers = job_handlers(self.store, settings, BRAND, self.slack, self.x, self.direct)

@@ -96,10 +96,12 @@ class UserActions:
         return delivery.statuses[0], delivery.responses[0]
 
     def command(
-        self, user: str, channel: str, text: str, command: str = "/xdesk", *, signature: Signature = "valid"
+        self, user: str, channel: str, text: str, command: str = "/xdesk", *, signature: Signature = "valid",
+        retries: int = 0,
     ) -> tuple[int, str]:
         """A slash command; returns the app's (status, body). Fields as in
-        https://docs.slack.dev/interactivity/implementing-slash-commands#app_command_handling"""
+        https://docs.slack.dev/interactivity/implementing-slash-commands#app_command_handling;
+        ``retries`` sends the very same request again (a proxy's retry, a lost answer)."""
         with self._cond:
             known = self._ws.channels.get(channel)
             fields = {
@@ -117,7 +119,8 @@ class UserActions:
                 "response_url": f"{self.base}/respond/commands/{self._ws.team_id}/{uuid.uuid4().hex}",
                 "trigger_id": self._ws.views.issue_trigger(user),
             }
-        delivery = self._deliverer.form("slash_commands", fields, dict(fields), signature=signature)
+        delivery = self._deliverer.form("slash_commands", fields, dict(fields), signature=signature,
+                                        retries=retries)
         return delivery.statuses[0], delivery.responses[0]
 
     def interact(self, payload: dict[str, Any], *, signature: Signature = "valid") -> tuple[int, str]:

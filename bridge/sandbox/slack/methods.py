@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bridge.sandbox.slack import events as events
-from bridge.sandbox.slack.store import ApiError, Message, Workspace
+from bridge.sandbox.slack.store import ApiError, Channel, Message, Workspace
 
 Params = dict[str, Any]
 Result = tuple[dict[str, Any], list[dict[str, Any]]]
@@ -97,6 +97,8 @@ def _content(params: Params) -> tuple[str, list[dict[str, Any]] | None]:
 
 def _member_channel(ws: Workspace, params: Params) -> str:
     channel = ws.channel(params.get("channel"))
+    if channel.archived:
+        raise ApiError("is_archived")
     if not channel.bot_is_member:
         raise ApiError("not_in_channel")
     return channel.id
@@ -288,12 +290,25 @@ def reactions_get(ws: Workspace, params: Params) -> Result:
     return {"type": "message", "channel": channel, "message": message}, []
 
 
+def _visible(ws: Workspace, params: Params) -> Channel:
+    """A channel the bot may see: a private one only once it is a member, as in Slack."""
+    channel = ws.channel(params.get("channel"))
+    if channel.type == "group" and not channel.bot_is_member:
+        raise ApiError("channel_not_found")
+    return channel
+
+
 def conversations_info(ws: Workspace, params: Params) -> Result:
-    return {"channel": ws.conversation(ws.channel(params.get("channel")))}, []
+    return {"channel": ws.conversation(_visible(ws, params))}, []
 
 
 def conversations_join(ws: Workspace, params: Params) -> Result:
+    """https://docs.slack.dev/reference/methods/conversations.join: public channels only."""
     channel = ws.channel(params.get("channel"))
+    if channel.type == "group":
+        raise ApiError("method_not_supported_for_channel_type")
+    if channel.archived:
+        raise ApiError("is_archived")
     body: dict[str, Any] = {}
     if channel.bot_is_member:
         body = {"warning": "already_in_channel", "response_metadata": {"warnings": ["already_in_channel"]}}
@@ -349,4 +364,5 @@ METHODS: dict[str, Callable[[Workspace, Params], Result]] = {
     "usergroups.users.list": usergroups_users_list,
     "views.open": lambda ws, params: ws.views.open(ws, params),
     "views.update": lambda ws, params: ws.views.update(ws, params),
+    "views.publish": lambda ws, params: ws.views.publish(ws, params),
 }

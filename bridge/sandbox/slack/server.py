@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -27,7 +28,7 @@ from bridge.sandbox.slack.files import FileActions, StoredFile
 from bridge.sandbox.slack.http import Answer, ApiHttpServer
 from bridge.sandbox.slack.methods import METHODS
 from bridge.sandbox.slack.socket import SocketModeServer
-from bridge.sandbox.slack.store import ApiError, Workspace
+from bridge.sandbox.slack.store import ApiError, Channel, Workspace
 from bridge.sandbox.slack.views import ModalActions, Views
 
 T = TypeVar("T")
@@ -154,6 +155,22 @@ class SlackEmulator(UserActions, ModalActions, FileActions):
     @events_url.setter
     def events_url(self, value: str | None) -> None:
         self._deliverer.events_url = value
+
+    # --- the workspace's channels -------------------------------------------------------------------
+
+    def add_channel(self, channel: str, name: str, *, bot_is_member: bool = False) -> None:
+        """A channel made in the workspace (a ``G`` id: a private one); the bot joins only if it is invited."""
+        with self._cond:
+            self._ws.channels[channel] = Channel(channel, name, int(time.time()), bot_is_member)
+            self._ws.messages.setdefault(channel, {})
+
+    def archive(self, channel: str) -> None:
+        with self._cond:
+            self._ws.channel(channel).archived = True
+
+    def bot_is_member(self, channel: str) -> bool:
+        with self._cond:
+            return self._ws.channel(channel).bot_is_member
 
     # --- faults ---------------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ class Channel:
     name: str
     created: int
     bot_is_member: bool = True
+    archived: bool = False
 
     @property
     def type(self) -> str:
@@ -232,7 +233,7 @@ class Workspace:
             "is_private": channel.type == "group",
             "created": channel.created,
             "creator": next(iter(self.users), self.bot_user_id),
-            "is_archived": False,
+            "is_archived": channel.archived,
             "is_general": channel.id == next(iter(self.channels)),
             "unlinked": 0,
             "name_normalized": channel.name,

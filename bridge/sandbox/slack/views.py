@@ -44,7 +44,7 @@ def _invalid(problem: str, pointer: str) -> ApiError:
     return ApiError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {text}"]})
 
 
-def _view_arg(params: Params) -> dict[str, Any]:
+def _view_arg(params: Params, kind: str = "modal") -> dict[str, Any]:
     view = params.get("view")
     if isinstance(view, str):
         try:
@@ -53,10 +53,10 @@ def _view_arg(params: Params) -> dict[str, Any]:
             raise ApiError("invalid_arguments") from None
     if not isinstance(view, dict):
         raise ApiError("invalid_arguments")
-    if view.get("type") != "modal":
+    if view.get("type") != kind:
         raise _invalid("must be a valid enum value", "/view/type")
     title = view.get("title") or {}
-    if title.get("type") != "plain_text" or not 0 < len(str(title.get("text", ""))) <= MAX_TITLE:
+    if kind == "modal" and (title.get("type") != "plain_text" or not 0 < len(str(title.get("text", ""))) <= MAX_TITLE):
         raise _invalid(f"must be less than {MAX_TITLE + 1} characters", "/view/title/text")
     if len(str(view.get("private_metadata", ""))) > MAX_PRIVATE_METADATA:
         raise _invalid(f"must be less than {MAX_PRIVATE_METADATA + 1} characters", "/view/private_metadata")
@@ -66,7 +66,7 @@ def _view_arg(params: Params) -> dict[str, Any]:
     seen: set[str] = set()
     for i, block in enumerate(blocks):
         block_id = block.get("block_id")
-        if block_id in seen:
+        if block_id is not None and block_id in seen:
             raise _invalid("duplicate block_id", f"/view/blocks/{i}/block_id")
         seen.add(block_id)
         if block.get("type") == "input" and not view.get("submit"):
@@ -90,6 +90,10 @@ def _initial_state(block: dict[str, Any]) -> dict[str, Any] | None:
         return {"type": "plain_text_input", "value": element.get("initial_value")}
     if element.get("type") == "static_select":
         return {"type": "static_select", "selected_option": element.get("initial_option")}
+    if element.get("type") == "conversations_select":
+        return {"type": "conversations_select", "selected_conversation": element.get("initial_conversation")}
+    if element.get("type") == "users_select":
+        return {"type": "users_select", "selected_user": element.get("initial_user")}
     return {"type": element.get("type")}
 
 
@@ -102,6 +106,7 @@ class Views:
         self.views: dict[str, dict[str, Any]] = {}
         self.stacks: dict[str, list[str]] = {}  # user -> view ids, top last
         self.errors: dict[str, dict[str, str]] = {}  # view id -> the last response_action errors
+        self.homes: dict[str, dict[str, Any]] = {}  # user -> the App Home view the app published for them
 
     def issue_trigger(self, user: str) -> str:
         trigger = new_trigger_id()
@@ -183,6 +188,24 @@ class Views:
         spec = _view_arg(params)
         self._store(ws, spec, view_id, before, root=before["root_view_id"])
         return {"view": self.shown(view_id)}, []
+
+    def publish(self, ws: Workspace, params: Params) -> Result:
+        """https://docs.slack.dev/reference/methods/views.publish: a user's App Home tab."""
+        spec = _view_arg(params, kind="home")
+        user = str(params.get("user_id") or "")
+        if user not in ws.users:
+            raise ApiError("user_not_found")
+        before = self.homes.get(user)
+        if params.get("hash") and before and params["hash"] != before["hash"]:
+            raise ApiError("hash_conflict")
+        view_id = before["id"] if before else "V" + secrets.token_hex(5).upper()
+        home = {"id": view_id, "team_id": ws.team_id, "type": "home", "blocks": copy.deepcopy(spec["blocks"]),
+                "private_metadata": str(spec.get("private_metadata", "")),
+                "callback_id": str(spec.get("callback_id", "")), "state": {"values": {}},
+                "hash": f"{int(time.time())}.{secrets.token_hex(4)}", "title": {"type": "plain_text", "text": "View"},
+                "app_id": ws.app_id, "external_id": str(spec.get("external_id", "")), "bot_id": ws.bot_id}
+        self.homes[user] = home
+        return {"view": copy.deepcopy(home)}, []
 
     def shown(self, view_id: str) -> dict[str, Any]:
         return copy.deepcopy(self.views[view_id])
@@ -276,6 +299,51 @@ class ModalActions:
                              "selected_option": copy.deepcopy(option), "action_ts": self._ws.next_ts()}],
             }
         return self._interactive(payload)[0]
+
+    def open_home(self, user: str) -> tuple[int, str]:
+        """``user`` opens the app's Home tab: Slack sends ``app_home_opened``
+        (https://docs.slack.dev/reference/events/app_home_opened)."""
+        with self._cond:
+            home = self._ws.views.homes.get(user)
+            event = {"type": "app_home_opened", "user": user, "channel": "D" + user[1:], "tab": "home",
+                     **({"view": copy.deepcopy(home)} if home else {})}
+        delivery = self._send_event(event)  # type: ignore[attr-defined]  # UserActions, beside this mixin
+        return delivery.statuses[0], delivery.responses[0]
+
+    def home(self, user: str) -> dict[str, Any] | None:
+        """The App Home view the app last published for ``user``."""
+        with self._cond:
+            home = self._ws.views.homes.get(user)
+            return copy.deepcopy(home) if home else None
+
+    def click_in_home(self, user: str, action_id: str) -> tuple[int, str]:
+        """``user`` presses the button ``action_id`` in their App Home (a ``block_actions`` payload)."""
+        with self._cond:
+            home = self._ws.views.homes.get(user)
+            if home is None:
+                raise ApiError("not_found")  # the emulator's own: a test clicked in a Home never published
+            button = next(e for b in home["blocks"] for e in [*b.get("elements", []), b.get("accessory") or {}]
+                          if e.get("action_id") == action_id)
+            payload = {
+                "type": "block_actions",
+                "user": self._user(user),
+                "container": {"type": "view", "view_id": home["id"]},
+                "trigger_id": self._ws.views.issue_trigger(user),
+                "view": copy.deepcopy(home),
+                "actions": [{"type": "button", "action_id": action_id, "block_id": "",
+                             "value": button.get("value", ""), "action_ts": self._ws.next_ts()}],
+            }
+        return self._interactive(payload)[0]
+
+    def choose_conversation(self, user: str, view_id: str, block_id: str, channel: str) -> None:
+        """Pick ``channel`` in the ``conversations_select`` of the input block ``block_id``."""
+        with self._cond:
+            view = self._own_view(user, view_id)
+            element = next(b for b in view["blocks"] if b.get("block_id") == block_id)["element"]
+            if element.get("type") != "conversations_select" or channel not in self._ws.channels:
+                raise ApiError("invalid_arguments")  # the emulator's own: a test picked what is not there
+            view["state"]["values"][block_id][element["action_id"]] = {"type": "conversations_select",
+                                                                        "selected_conversation": channel}
 
     def choose_user(self, user: str, view_id: str, block_id: str, chosen: str) -> None:
         """Pick ``chosen`` in the ``users_select`` of the input block ``block_id``; view_submission carries it

@@ -1,0 +1,27 @@
+"""The App Home and the admins' modals: Slack's events and clicks handed to the desk."""
+
+from __future__ import annotations
+
+from slack_bolt import Ack, App
+
+from bridge.desk.admin_home import ACTIONS, CALLBACK, AdminHome
+from bridge.desk.desk import Desk
+
+
+def register(app: App, desk: Desk) -> None:
+    home = AdminHome(desk.admin, desk.roles, desk.slack)
+
+    @app.event("app_home_opened")
+    def home_opened(event: dict) -> None:
+        if event.get("tab", "home") == "home":
+            home.opened(event["user"])
+
+    for action_id in ACTIONS:
+        @app.action(action_id)
+        def clicked(ack: Ack, body: dict, action: dict) -> None:
+            ack()
+            home.open_modal(body["user"]["id"], action["action_id"], body.get("trigger_id", ""))
+
+    @app.view(CALLBACK)
+    def submitted(ack: Ack, body: dict, view: dict) -> None:
+        ack(**home.submitted(body["user"]["id"], view))
