@@ -9,7 +9,7 @@ from bridge.desk.desk import Desk
 
 
 def register(app: App, desk: Desk) -> None:
-    home = AdminHome(desk.admin, desk.roles, desk.slack)
+    home = AdminHome(desk.admin, desk.glance, desk.roles, desk.slack)
 
     @app.event("app_home_opened")
     def home_opened(event: dict) -> None:

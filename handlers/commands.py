@@ -21,8 +21,8 @@ HELP = """*xdesk* puts the brand's X mentions in Slack.
 • Edit a tweeted reply: you're offered to delete the tweet and send the new text. Delete it: the tweet goes too.
 • *Saved reply* (a message shortcut, in the `⋮` menu of any message in a case's thread): pick a saved \
 reply, edit it, send it.
-Commands: `/xdesk help` (this text), `/xdesk saved` (list saved replies; admins: `/xdesk saved add <name> \
-<text>`, `/xdesk saved remove <name>`).
+Commands: `/xdesk help` (this text), `/xdesk stats [today|week|month]` (the desk's figures), `/xdesk saved` \
+(list saved replies; admins: `/xdesk saved add <name> <text>`, `/xdesk saved remove <name>`).
 """ + ADMIN_HELP
 
 
@@ -54,6 +54,8 @@ def register(app: App, desk: Desk) -> None:
             ack(readers[verb](user, args))
         elif verb == "hours" and not args:
             ack(admin.hours())
+        elif verb == "stats":
+            ack(desk.glance.stats(user, args[0] if args else "today"))
         elif verb in changers or verb == "hours":
             ack(admin.command(user, verb, args, command_id).text)
         else:

@@ -49,6 +49,7 @@ class FakeSlack:
     reactions: set[tuple[str, str, str]] = field(default_factory=set)
     views: dict[str, dict] = field(default_factory=dict)
     homes: dict[str, dict] = field(default_factory=dict)  # user -> their App Home
+    uploads: list[tuple[str, str, bytes, str | None]] = field(default_factory=list)  # channel, name, bytes, thread
     failures: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -128,6 +129,10 @@ class FakeSlack:
         except SlackError as exc:
             return f"{channel}: {exc.error}"
         return None
+
+    def upload(self, channel: str, filename: str, content: bytes, title: str, thread_ts: str | None = None) -> None:
+        self._call("files.completeUploadExternal")
+        self.uploads.append((channel, filename, content, thread_ts))
 
     def publish_home(self, user: str, view: dict) -> None:
         self._call("views.publish")

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.core.hours import after_hours, fill_auto_reply, is_open, next_opening, opens_text
+from bridge.core.hours import after_hours, fill_auto_reply, is_open, next_opening, open_seconds, opens_text
 from bridge.core.settings import HoursSection, Settings
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -120,3 +120,25 @@ def test_after_hours_is_none_while_open_or_without_hours() -> None:
 def test_fill_auto_reply_fills_the_placeholders_and_leaves_other_braces() -> None:
     filled = fill_auto_reply("@{handle} Hi {name} {x}! Back {opens}.", "klaus", "Klaus {opens}", "today at 08:00")
     assert filled == "@klaus Hi Klaus {opens} {x}! Back today at 08:00."
+
+
+ALL_SUNDAY = HoursSection(timezone="Europe/Berlin", sunday=["00:00-24:00"])
+
+
+# First response counts open time only (SPEC "The desk at a glance").
+@pytest.mark.parametrize(("hours", "start", "end", "minutes"), [
+    (WEEKDAYS_8_20, berlin(2026, 11, 23, 19, 55), berlin(2026, 11, 24, 8, 5), 10),  # 19:55 -> next 08:05
+    (None, berlin(2026, 11, 23, 19, 55), berlin(2026, 11, 24, 8, 5), 730),  # without hours: all of it
+    (WEEKDAYS_8_20, berlin(2026, 11, 27, 19, 55), berlin(2026, 11, 30, 8, 5), 10),  # Friday -> Monday
+    (WEEKDAYS_8_20, berlin(2026, 11, 28, 10, 0), berlin(2026, 11, 28, 11, 0), 0),  # all on a Saturday
+    (WEEKDAYS_8_20, berlin(2026, 11, 23, 10, 0), berlin(2026, 11, 23, 10, 7), 7),  # open throughout
+    (WEEKDAYS_8_20, berlin(2026, 11, 23, 10, 0), berlin(2026, 11, 23, 9, 0), 0),  # answered "before": none
+    (SPLIT, berlin(2026, 11, 23, 11, 50), berlin(2026, 11, 23, 13, 10), 20),  # over the lunch break
+    (SPLIT, berlin(2026, 11, 24, 23, 50), berlin(2026, 11, 25, 0, 10), 20),  # over midnight, 24:00 and 00:00
+    (SPLIT, berlin(2026, 12, 24, 23, 0), berlin(2026, 12, 28, 8, 30), 30),  # a holiday (25th) and a weekend
+    (ALL_SUNDAY, berlin(2026, 3, 29, 0, 0), berlin(2026, 3, 30, 0, 0), 23 * 60),  # spring: a 23-hour day
+    (ALL_SUNDAY, berlin(2026, 10, 25, 0, 0), berlin(2026, 10, 26, 0, 0), 25 * 60),  # autumn: 25 hours
+    (WEEKDAYS_8_20, berlin(2026, 3, 27, 19, 0), berlin(2026, 3, 30, 9, 0), 120),  # over the spring change
+])
+def test_open_seconds_counts_only_the_open_hours(hours, start, end, minutes) -> None:
+    assert open_seconds(hours, start.timestamp(), end.timestamp()) == minutes * 60

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from tests.clock_helpers import FakeClock, permalink, tick_again, top_level
-from tests.harness import ANNA, DSL, claimed_case, drained, notices
+from tests.harness import ANNA, BEN, DSL, claimed_case, drained, notices
 
 REMINDERS = """
 [reminders]
 unclaimed_after = 5
 waiting_after = 10
 ping = "{ping}"
+"""
+HOURS = """
+[hours]
+timezone = "Europe/Berlin"
+auto_reply = ""
 """
 
 
@@ -145,3 +153,35 @@ def test_a_waiting_reminder_whose_answer_was_lost_is_posted_once(make_desk) -> N
     drained(desk)
     tick_again(desk)
     assert len(notices(desk, parent, "for an answer")) == 1
+
+
+def test_the_same_wait_is_reminded_once_though_the_case_changed_hands(make_desk) -> None:
+    clock = FakeClock()
+    desk = make_desk(reminders(), clock=clock)
+    _, parent = claimed_case(desk)
+    clock.advance(minutes=11)
+    desk.wait_for(lambda: notices(desk, parent, "for an answer"))
+    desk.slack.remove_reaction(ANNA, parent["channel"], parent["ts"], "eyes")
+    desk.wait_for(lambda: not desk.claimed_by(parent, ANNA))
+    desk.claim(BEN, parent)
+    desk.wait_for(lambda: desk.claimed_by(parent, BEN))
+    clock.advance(minutes=11)
+    tick_again(desk)
+    # The customer has waited since their tweet, once: a reminder keyed on anything else comes twice.
+    assert len(notices(desk, parent, "for an answer")) == 1
+
+
+def test_a_case_still_unclaimed_at_closing_is_not_pinged_at_night_but_at_the_opening(make_desk) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    clock = FakeClock(datetime(2026, 11, 23, 19, 57, tzinfo=berlin))  # a Monday; the desk closes at 20:00
+    desk = make_desk(reminders() + HOURS, clock=clock)
+    parent = desk.parent_of(desk.tweet("@Telekom_hilft my router is dead"))
+    assert "after hours" not in desk.parent_text(parent)  # it came in while the desk was open
+    drained(desk)
+    for hour in (20, 23, 3, 7):  # due at 20:02, but nobody is there to claim it
+        day = 23 if hour >= 20 else 24
+        clock.set(datetime(2026, 11, day, hour, 30, tzinfo=berlin))
+        tick_again(desk)
+        assert top_level(desk, DSL, "without a claim") == [], f"pinged at {hour}:30"
+    clock.set(datetime(2026, 11, 24, 8, 0, 5, tzinfo=berlin))
+    desk.wait_for(lambda: top_level(desk, DSL, "without a claim"))

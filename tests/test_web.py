@@ -82,3 +82,25 @@ def test_web_waits_for_slack_to_answer_auth_test_before_serving(x_emu, slack_emu
     parent = desk.parent_of(desk.tweet("@Telekom_hilft router"))
     desk.claim(ANNA, parent)
     desk.wait_for(lambda: desk.claimed_by(parent, ANNA))
+
+
+def test_thirty_agents_acting_at_the_same_moment_are_served_at_once(make_desk, slack_emu) -> None:
+    """Each slash command below asks Slack whether its user is a workspace admin (users.info), and the
+    emulated Slack answers none of those calls until all 30 are waiting: only a web that handles 30
+    requests at once answers them (asyncio's default pool has six threads on two cores)."""
+    import threading
+
+    agents = [f"U0AGENT{i:03d}" for i in range(30)]
+    make_desk()
+    slack_emu.gather("users.info", len(agents), timeout=10)
+    answers: dict[str, tuple[int, str]] = {}
+
+    def ask(user: str) -> None:
+        answers[user] = slack_emu.command(user, "C0GENERAL1", "audit")
+
+    threads = [threading.Thread(target=ask, args=(user,)) for user in agents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert all(answers[u] == (200, "Only admins may read the audit log.") for u in agents), answers

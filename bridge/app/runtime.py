@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import socket
 import threading
@@ -20,8 +21,10 @@ import redis
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
+from bridge.app.metrics import Readiness, registry, x_observer
 from bridge.app.web import WebApp, server
 from bridge.app.wiring import desk_for, job_handlers
+from bridge.core.hours import desk_zone
 from bridge.core.log import kv
 from bridge.core.models import Author, UserId
 from bridge.core.settings import Environment, Settings, SettingsError
@@ -33,8 +36,9 @@ from bridge.intake.mentions import Poller, search_source
 from bridge.slack.client import SlackError, SlackSide, web_client
 from bridge.storage.connection import connect, ensure_embedded
 from bridge.storage.desk_config import DeskConfig, LiveSettings
+from bridge.storage.figures import Figures
 from bridge.storage.lanes import LaneWorker
-from bridge.storage.loops import REDIS_ERRORS
+from bridge.storage.loops import REDIS_ERRORS, run_loop
 from bridge.storage.store import Store
 from bridge.storage.upgrade import upgrade
 from bridge.x.client import XAuthError, XClient, XError, backoff
@@ -47,6 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LANE_THREADS = 4
+HEARTBEAT_EVERY = 5.0  # seconds; /readyz wants one under 30 s old
 
 
 @dataclass
@@ -63,7 +68,12 @@ class Runtime:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.redis, clock=self.clock)
+        # The figures' days are the desk's (its hours' zone), which admins may change in Slack.
+        return Store(self.redis, clock=self.clock, zone=lambda: desk_zone(self.current))
+
+    @cached_property
+    def figures(self) -> Figures:
+        return Figures(self.redis, self.store.keys, lambda: self.current, self.clock)
 
     @cached_property
     def live(self) -> LiveSettings:
@@ -89,7 +99,9 @@ class Runtime:
     @cached_property
     def x(self) -> XClient:
         # 100 pages of 100: a backlog after an outage is read whole, so it is posted in order.
-        return XClient(self.env, max_pages=100, dry_run=self.settings.x.dry_run)
+        client = XClient(self.env, max_pages=100, dry_run=self.settings.x.dry_run)
+        client.observe = x_observer(self.figures)  # every call counted, with its cost (xdesk_x_*)
+        return client
 
     @cached_property
     def direct(self) -> XDirect:
@@ -164,24 +176,25 @@ class Runtime:
         self.require(slack=True)
         self.watch_config(stop)
         app = self.bolt_app()
-        if self.settings.slack.mode == "socket":
-            self._socket_mode(app, stop)
-            web = WebApp(None, self.redis)  # health check only
-        else:
-            web = WebApp(app, self.redis)
+        socket_connected = self._socket_mode(app, stop) if self.settings.slack.mode == "socket" else None
+        readiness = Readiness(self.redis, self.figures, self.slack.auth_test, socket_connected)
+        web = WebApp(None if socket_connected else app, self.redis, metrics=registry(self.store, self.figures),
+                     metrics_token=self.env.metrics_token, readiness=readiness)
         srv = server(web, "0.0.0.0", self.env.port)
         threading.Thread(target=lambda: (stop.wait(), setattr(srv, "should_exit", True)), daemon=True).start()
         port = sock.getsockname()[1] if sock else self.env.port
         log.info(kv("web.started", port=port, mode=self.settings.slack.mode))
         srv.run(sockets=[sock] if sock else None)
 
-    def _socket_mode(self, app, stop: threading.Event) -> None:
+    def _socket_mode(self, app, stop: threading.Event) -> Callable[[], bool]:
+        """Connect over Socket Mode; whether the socket is connected now (for /readyz)."""
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         handler = SocketModeHandler(app, self.env.slack_app_token)
         handler.connect()
         log.info(kv("slack.socket_mode_connected"))
         threading.Thread(target=lambda: (stop.wait(), handler.close()), daemon=True).start()
+        return handler.client.is_connected
 
     # -- worker ----------------------------------------------------------------------------------
 
@@ -213,6 +226,9 @@ class Runtime:
         threads.append(threading.Thread(target=watch.run, args=(stop,), name="deletions"))
         lanes = LaneWorker(self.store.outbox, handlers, revive, threads=LANE_THREADS)
         threads.append(threading.Thread(target=lanes.run, args=(stop,), name="lanes"))
+        owner = f"{socket.gethostname()}:{os.getpid()}"
+        threads.append(threading.Thread(target=run_loop, name="heartbeat", args=(
+            "heartbeat", lambda: (self.figures.beat(owner), HEARTBEAT_EVERY)[1], stop), kwargs={"revive": revive}))
         log.info(kv("worker.started", brand=brand.username, sources=len(pollers), lane_threads=LANE_THREADS))
         if self.settings.x.dry_run:
             log.warning(kv("x.dry_run", brand=brand.username, note="nothing is posted to X; threads show the tweets"))

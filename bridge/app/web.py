@@ -8,21 +8,31 @@ that one slow request never holds up the others.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
 import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import CollectorRegistry
 from slack_bolt import App, BoltRequest
 
+from bridge.app.metrics import Readiness
 from bridge.core.log import kv
+from bridge.storage.loops import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
 # Slack's own payloads are a few KB; message events top out near 40 KB of text plus blocks.
 MAX_BODY = 256 * 1024
+# Slack requests handled at once. Sized for 30 agents acting at the same moment (a claim, a reply, a
+# click each): a listener spends a few ms on Redis but may wait on Slack (users.info, views.open), and
+# asyncio's default pool would be min(32, cores + 4), six threads on two cores.
+DISPATCH_THREADS = 32
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -30,9 +40,14 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class WebApp:
-    def __init__(self, bolt: App | None, redis_client: redis.Redis) -> None:
+    def __init__(self, bolt: App | None, redis_client: redis.Redis, *, metrics: CollectorRegistry | None = None,
+                 metrics_token: str = "", readiness: Readiness | None = None) -> None:
         self.bolt = bolt
         self.redis = redis_client
+        self.metrics = metrics
+        self.metrics_token = metrics_token
+        self.readiness = readiness
+        self.pool = ThreadPoolExecutor(max_workers=DISPATCH_THREADS, thread_name_prefix="slack")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -43,6 +58,10 @@ class WebApp:
         path, method = scope["path"], scope["method"]
         if path == "/healthz" and method in ("GET", "HEAD"):
             await self._health(send)
+        elif path == "/readyz" and method in ("GET", "HEAD") and self.readiness is not None:
+            await self._ready(send)
+        elif path == "/metrics" and method == "GET" and self.metrics is not None:
+            await self._metrics(scope, send)
         elif path == "/slack/events" and self.bolt is not None:
             if method != "POST":
                 await _respond(send, 405, b"method not allowed")
@@ -59,6 +78,27 @@ class WebApp:
             ok = False
         body = json.dumps({"ok": bool(ok), "redis": "up" if ok else "down"}).encode()
         await _respond(send, 200 if ok else 503, body, "application/json")
+
+    async def _ready(self, send: Send) -> None:
+        assert self.readiness is not None
+        problems = await asyncio.to_thread(self.readiness.check)
+        body = json.dumps({"ready": not problems, **({"not_ready": problems} if problems else {})}).encode()
+        await _respond(send, 503 if problems else 200, body, "application/json")
+
+    async def _metrics(self, scope: Scope, send: Send) -> None:
+        if self.metrics_token:
+            given = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+            if not hmac.compare_digest(given.encode(), f"Bearer {self.metrics_token}".encode()):
+                await _respond(send, 401, b"a bearer token is needed (METRICS_TOKEN)")
+                return
+        assert self.metrics is not None
+        try:
+            body = await asyncio.to_thread(generate_latest, self.metrics)
+        except REDIS_ERRORS as exc:
+            log.warning(kv("web.metrics_failed", error=type(exc).__name__))
+            await _respond(send, 503, b"the figures are in Redis, which is not answering")
+            return
+        await _respond(send, 200, body, CONTENT_TYPE_LATEST)
 
     async def _slack(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers: dict[str, list[str]] = {}
@@ -85,7 +125,7 @@ class WebApp:
             headers=headers,
         )
         assert self.bolt is not None
-        response = await asyncio.to_thread(self.bolt.dispatch, request)
+        response = await asyncio.get_running_loop().run_in_executor(self.pool, self.bolt.dispatch, request)
         out = [(k.encode(), v.encode()) for k, vs in response.headers.items() for v in vs]
         await send({"type": "http.response.start", "status": response.status, "headers": out})
         await send({"type": "http.response.body", "body": (response.body or "").encode()})

@@ -9,10 +9,13 @@ from __future__ import annotations
 from bridge.core.models import Author
 from bridge.core.settings import Settings
 from bridge.desk.admin import DeskAdmin
+from bridge.desk.admin_home import AdminHome
 from bridge.desk.desk import Desk
+from bridge.desk.glance import Glance
 from bridge.desk.roles import Roles
 from bridge.desk.saved_reply_modal import SavedReplySending
 from bridge.effects.clock_jobs import ClockJobs
+from bridge.effects.digest import DigestJobs
 from bridge.effects.dms import DmJobs
 from bridge.effects.edits import EditJobs
 from bridge.effects.media_upload import ReplyMedia
@@ -30,7 +33,8 @@ def desk_for(store: Store, live: LiveSettings, slack: SlackPort) -> Desk:
     """The desk Slack's listeners call: claims, thread messages, edits, hand-over, moves, admins' changes."""
     settings = live.view()
     roles = Roles(settings, slack, store.r, store.p)
-    return Desk(store, settings, roles, slack, DeskAdmin(live, DeskConfig(store), roles, slack, store.clock))
+    return Desk(store, settings, roles, slack, DeskAdmin(live, DeskConfig(store), roles, slack, store.clock),
+                Glance(store, settings, roles, slack, store.clock))
 
 
 def job_handlers(store: Store, settings: Settings, brand: Author, slack: SlackPort, x: XPort,
@@ -39,11 +43,18 @@ def job_handlers(store: Store, settings: Settings, brand: Author, slack: SlackPo
     posting = SlackPosting(store, slack, settings, brand)
     replies = XReplies(store, x, slack, settings, brand.username, media)
     clock = ClockJobs(store, slack, settings, brand, posting, replies)
+    desk = desk_for(store, _live(store, settings), slack)
     return {**posting.handlers(), **replies.handlers(),
-            **SavedReplySending(posting, desk_for(store, _live(store, settings), slack)).handlers(),
+            **SavedReplySending(posting, desk).handlers(), **home_of(desk).handlers(),
             **clock.handlers(), **CaseMoves(posting).handlers(),
+            **DigestJobs(posting, x, settings, store.clock).handlers(),
             **EditJobs(store, x, settings, brand.username).handlers(),
             **DmJobs(store, direct, settings, brand, replies).handlers()}
+
+
+def home_of(desk: Desk) -> AdminHome:
+    """Each user's App Home, as Slack's listeners and the ``home`` jobs publish it."""
+    return AdminHome(desk.admin, desk.glance, desk.roles, desk.slack)
 
 
 def _live(store: Store, settings: Settings) -> LiveSettings:

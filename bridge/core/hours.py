@@ -32,6 +32,11 @@ class AfterHours:
     auto_reply: bool  # a new case gets the auto-reply (answerable, and a template is set)
 
 
+def desk_zone(settings: Settings) -> ZoneInfo:
+    """The zone the desk's days are counted in (figures, the digest): its service hours', or UTC."""
+    return ZoneInfo(settings.hours.timezone if settings.hours else "UTC")
+
+
 def _ranges(hours: HoursSection, day: date) -> list[tuple[time, time | None]]:
     """The day's opening ranges as (start, end) wall-clock times; end None is 24:00."""
     if day in hours.holidays:
@@ -73,6 +78,30 @@ def next_opening(hours: HoursSection, now: datetime) -> datetime | None:
             if opening > now:
                 return opening
     return None
+
+
+def open_seconds(hours: HoursSection | None, start: float, end: float) -> float:
+    """How long the desk was open between two moments (epoch seconds); without hours, all of it.
+
+    First response counts open time only: a tweet at 19:55 answered at 08:05 the next morning took
+    ten minutes, not twelve hours. Each range is turned into real moments on its own day, so a day
+    of 23 or 25 hours (the clock changing) counts what the wall clock showed open.
+    """
+    if end <= start:
+        return 0.0
+    if hours is None:
+        return end - start
+    tz = ZoneInfo(hours.timezone)
+    day, last = datetime.fromtimestamp(start, tz).date(), datetime.fromtimestamp(end, tz).date()
+    total = 0.0
+    while day <= last:
+        for opens, closes in _ranges(hours, day):
+            lo = datetime.combine(day, opens, tzinfo=tz).astimezone(UTC).timestamp()
+            until = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz) if closes is None \
+                else datetime.combine(day, closes, tzinfo=tz)
+            total += max(0.0, min(until.astimezone(UTC).timestamp(), end) - max(lo, start))
+        day += timedelta(days=1)
+    return total
 
 
 def opens_text(hours: HoursSection, opening: datetime, now: datetime) -> str:

@@ -68,11 +68,26 @@ class SlackSection(_Section):
     audit_channel: ChannelIdStr | Literal[""] = ""  # every admin change is posted there too
 
 
+class XPrices(_Section):
+    """What X bills per resource read or written, in US dollars (pay-per-use since February 2026).
+
+    Reads as X's pricing page lists them; a resource is billed once per UTC day however often it is
+    read. Write prices are shown in X's Developer Console and change: set them from there.
+    """
+
+    post_read: float = Field(0.005, ge=0)
+    user_read: float = Field(0.010, ge=0)
+    owned_read: float = Field(0.001, ge=0)  # the brand's own mentions timeline
+    post_write: float = Field(0.0, ge=0)
+    dm_write: float = Field(0.0, ge=0)
+
+
 class XSection(_Section):
     min_poll_interval: float = Field(5, ge=0.1, le=3600)
     search: list[Annotated[str, Field(min_length=1, max_length=512)]] = []
     include_retweets: bool = False
     dry_run: bool = False  # nothing is posted to X; the thread shows what would have been
+    prices: XPrices = XPrices()
 
 
 class DmSection(_Section):
@@ -158,6 +173,21 @@ class RemindersSection(_Section):
     ping: Annotated[str, Field(pattern=r"^(|S[A-Z0-9]{2,}|here|channel)$")] = "here"
 
 
+class SlaSection(_Section):
+    first_response: float = Field(30, gt=0, le=7 * 24 * 60)  # minutes; the share answered within it is reported
+
+
+def _hhmm(value: str) -> str:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError(f"expected a time of day like \"08:00\", got {value!r}")
+    return value
+
+
+class DigestSection(_Section):
+    channel: ChannelIdStr | Literal[""] = ""  # one summary with a chart each day; "": none
+    at: Annotated[str, AfterValidator(_hhmm)] = "08:00"  # in [hours] timezone, or UTC without [hours]
+
+
 class AgentSection(_Section):
     signature: Annotated[str, Field(max_length=20)] = ""
 
@@ -197,6 +227,8 @@ class Settings(BaseSettings):
     privacy: PrivacySection = PrivacySection()
     dm: DmSection = DmSection()
     reminders: RemindersSection = RemindersSection()
+    sla: SlaSection = SlaSection()
+    digest: DigestSection = DigestSection()
     saved_replies: dict[Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,40}$")],
                         Annotated[str, Field(min_length=1, max_length=2000)]] = {}
     agents: dict[UserIdStr, AgentSection] = {}
@@ -282,6 +314,7 @@ class Environment(BaseModel):
     slack_api_url: str = "https://slack.com/api/"
     x_api_url: str = "https://api.twitter.com"
     port: int = Field(3000, ge=0, le=65535)
+    metrics_token: str = ""  # GET /metrics needs it as a bearer token when set
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Environment:
@@ -312,6 +345,7 @@ class Environment(BaseModel):
                 self.x_api_secret,
                 self.x_access_token,
                 self.x_access_token_secret,
+                self.metrics_token,
             )
             if s
         ]

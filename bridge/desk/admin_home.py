@@ -11,14 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from bridge.core.desk_config import DAYS
 from bridge.core.log import kv
 from bridge.desk.admin import DeskAdmin
+from bridge.desk.glance import Glance
 from bridge.desk.roles import Roles
 from bridge.slack.client import SlackError
 from bridge.slack.port import SlackPort
+from bridge.storage.lanes import Done
 
 log = logging.getLogger(__name__)
 
@@ -112,19 +115,30 @@ def command_of(kind: str, values: dict[str, str]) -> tuple[str, list[str]]:
 
 
 class AdminHome:
-    def __init__(self, admin: DeskAdmin, roles: Roles, slack: SlackPort) -> None:
+    """Each user's App Home: the desk at a glance (bridge/desk/glance.py), and for admins the buttons that
+    change the desk. Published when the user opens it and when their cases change (a ``home`` job)."""
+
+    def __init__(self, admin: DeskAdmin, glance: Glance, roles: Roles, slack: SlackPort) -> None:
         self.admin = admin
+        self.glance = glance
         self.roles = roles
         self.slack = slack
 
+    def handlers(self) -> dict[str, Callable[[dict], Done]]:
+        return {"home": self.refresh}
+
+    def refresh(self, job: dict) -> Done:
+        # The mark goes first: a change after this moment queues a refresh of its own.
+        self.glance.store.r.delete(self.glance.store.keys.key("homequeued", job["user"]))
+        self.opened(job["user"])
+        return Done(True)
+
     def opened(self, user: str) -> None:
-        """Publish ``user``'s App Home: the desk's set-up, and for admins the buttons that change it."""
-        blocks: list[dict[str, Any]] = [
-            {"type": "header", "text": _text("xdesk")},
-            {"type": "section", "text": {"type": "mrkdwn", "text": self.admin.topics()}},
-        ]
+        """Publish ``user``'s App Home: the desk at a glance, and for admins the buttons that change it."""
+        blocks: list[dict[str, Any]] = [{"type": "header", "text": _text("xdesk")}, *self.glance.home_blocks(user)]
         if self.roles.is_admin(user):
             blocks += [
+                {"type": "section", "text": {"type": "mrkdwn", "text": self.admin.topics()[:3000]}},
                 {"type": "section", "text": {"type": "mrkdwn", "text": "*Change the desk* (or use `/xdesk help`):"}},
                 {"type": "actions", "block_id": "admin", "elements": [
                     {"type": "button", "action_id": TOPIC, "text": _text("Topics…")},

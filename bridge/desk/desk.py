@@ -17,9 +17,10 @@ from bridge.core.settings import Settings
 from bridge.core.tweet_text import is_note
 from bridge.desk.admin import DeskAdmin
 from bridge.desk.dm_replies import DmDesk
+from bridge.desk.glance import Glance
 from bridge.desk.parents import Parents
 from bridge.desk.roles import Roles
-from bridge.effects.jobs import ephemeral_job, react_job, update_job
+from bridge.effects.jobs import ephemeral_job, react_job, refresh_home, update_job
 from bridge.slack.port import SlackPort
 from bridge.storage.outbox import x_lane
 from bridge.storage.store import Store
@@ -28,9 +29,11 @@ log = logging.getLogger(__name__)
 
 
 class Desk:
-    def __init__(self, store: Store, settings: Settings, roles: Roles, slack: SlackPort, admin: DeskAdmin) -> None:
+    def __init__(self, store: Store, settings: Settings, roles: Roles, slack: SlackPort, admin: DeskAdmin,
+                 glance: Glance) -> None:
         self.store = store
         self.admin = admin
+        self.glance = glance
         self.settings = settings
         self.roles = roles
         self.slack = slack
@@ -70,6 +73,7 @@ class Desk:
             if self.store.release(case.id, SlackUserId(user)):
                 log.info(kv("case.released", case=case.id, user=user))
             self.store.queue(update_job(case))
+            refresh_home(self.store, user)
         elif reaction == self.settings.emoji.resolve and case.resolved_by == user:
             if self.store.unresolve(case.id):
                 log.info(kv("case.unresolved", case=case.id, user=user))
@@ -85,6 +89,7 @@ class Desk:
             # Also when it was ours already: a retry of an event whose update was never queued.
             log.info(kv("case.claimed", case=case.id, user=user))
             self.store.queue(update_job(case))
+            refresh_home(self.store, user)
             return
         log.info(kv("case.claim_lost", case=case.id, user=user, holder=holder))
         self.store.queue(ephemeral_job(case.channel, user, f"<@{holder}> already has this case, so nothing changed. "
@@ -99,6 +104,8 @@ class Desk:
         if self.store.resolve(case.id, SlackUserId(user)):
             log.info(kv("case.resolved", case=case.id, user=user))
         self.store.queue(update_job(case))
+        for who in {user, fresh.claimer} - {None}:
+            refresh_home(self.store, str(who))
 
     # -- thread messages -----------------------------------------------------------------------
 

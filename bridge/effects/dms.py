@@ -16,7 +16,15 @@ from bridge.core.models import Author, Case, CaseId, TweetId, UserId, tweet_url
 from bridge.core.mrkdwn import escape_mrkdwn
 from bridge.core.settings import Settings
 from bridge.core.tweet_text import compose, dm_text
-from bridge.effects.jobs import cancelled, notice_job, parked_notice, react_job, retry_if_later, within_budget
+from bridge.effects.jobs import (
+    cancelled,
+    notice_job,
+    parked_notice,
+    react_job,
+    refresh_home,
+    retry_if_later,
+    within_budget,
+)
 from bridge.effects.replies import XReplies
 from bridge.storage.dms import DmStore
 from bridge.storage.lanes import Attempts, Done, Park
@@ -42,6 +50,7 @@ class DmJobs:
         self.settings = settings
         self.brand = brand
         self.replies = replies  # its tweet_once tweets the ask exactly once
+        self.figures = replies.figures
 
     def handlers(self) -> dict[str, Callable]:
         return {"dm_reply": self.reply, "dm_ask": self.ask}
@@ -58,7 +67,7 @@ class DmJobs:
         who = escape_mrkdwn("@" + case.customer.username)
         if self.settings.x.dry_run:  # shown as live, like a tweeted reply in a dry run (bridge/core/dry_run.py)
             said = f"Dry run: not sent. Would have sent as a direct message to {who}:\n{_quoted(text)}"
-            self.dms.answered(case.id, job.get("answers", ""))  # as live: nobody waits any more
+            self.figures.replied(case, "dm", job.get("answers", ""), job["id"], user)  # as live
             return Done({"dry_run": True, "dms": []}, [react_job(channel, ts, self.settings.replies.sent_emoji),
                                                      notice_job(case, job["id"], said)])
         try:
@@ -77,7 +86,8 @@ class DmJobs:
                 notice_job(case, job["id"], f"<@{user}> Not sent as a direct message: {escape_mrkdwn(exc.reason)}"),
             ])
         log.info(kv("reply.dm_sent", case=case.id, user=user, ts=ts, dm=event_id))
-        self.dms.answered(case.id, job.get("answers", ""))  # no waiting reminder for that DM
+        self.figures.replied(case, "dm", job.get("answers", ""), job["id"], user)  # nobody waits; counted once
+        refresh_home(self.store, user)
         return Done({"dm": event_id}, [
             react_job(channel, ts, self.settings.replies.sent_emoji),
             notice_job(case, job["id"], f"Sent as a direct message to {who}."),

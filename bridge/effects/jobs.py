@@ -23,6 +23,7 @@ from bridge.x.client import RateBudget, RateLimited, XError, backoff
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+HOME_MARK_TTL = 60  # seconds: a refresh stuck longer than this (Slack down) lets the next one be queued
 Lane = str
 QueuedJob = tuple[Lane, dict]
 
@@ -46,6 +47,13 @@ def ephemeral_job(channel: str, user: str, text: str, thread_ts: str | None = No
 def react_job(channel: str, ts: str, name: str) -> QueuedJob:
     return slack_lane(channel), {"id": f"react:{channel}:{ts}:{name}", "kind": "react", "channel": channel,
                                  "ts": ts, "name": name}
+
+
+def refresh_home(store: Store, user: str) -> None:
+    """Show ``user`` their App Home anew (their cases changed), once for a burst of changes: a refresh
+    already queued and not yet begun covers this one too (bridge/desk/admin_home.py takes the mark)."""
+    job = {"id": f"home:{user}:{uuid.uuid4().hex}", "kind": "home", "user": user}
+    store.queue_once(store.keys.key("homequeued", user), [(slack_lane(f"home:{user}"), job)], ttl=HOME_MARK_TTL)
 
 
 def notice_job(case: Case, key: str, text: str) -> QueuedJob:

@@ -24,6 +24,7 @@ from bridge.effects.jobs import (
     notice_job,
     parked_notice,
     react_job,
+    refresh_home,
     retry_if_later,
     within_budget,
 )
@@ -31,6 +32,7 @@ from bridge.effects.media_upload import MediaFailed, ReplyMedia
 from bridge.effects.slack_posts import job_error
 from bridge.slack.client import SlackError
 from bridge.slack.port import SlackPort
+from bridge.storage.figures import Figures
 from bridge.storage.lanes import Attempts, Done, Park, Retry
 from bridge.storage.limits import TWEETS
 from bridge.storage.store import Store
@@ -53,6 +55,7 @@ class XReplies:
         self.slack = slack
         self.settings = settings
         self.brand_username = brand_username
+        self.figures = Figures(store.r, store.keys, lambda: settings, store.clock)
 
     def handlers(self) -> dict[str, Callable]:
         return {"reply": self.reply, "react": self.react, "ephemeral": self.ephemeral}
@@ -68,7 +71,7 @@ class XReplies:
             return self._failed(case, job, str(exc))
         if self.settings.x.dry_run:  # shown as live, with the sent emoji; the notice says what would be
             log.info(kv("reply.dry_run", case=case.id, user=user, ts=ts, parts=len(parts)))
-            self.store.answered(case.id, case.latest_customer_tweet)  # as live: nobody waits any more
+            self.figures.replied(case, "tweet", case.latest_customer_tweet, job["id"], user)  # as live
             return Done({"dry_run": True, "tweets": []}, [
                 react_job(channel, ts, self.settings.replies.sent_emoji),
                 notice_job(case, job["id"], dry_run.would_have_tweeted(case, parts, self.brand_username)
@@ -120,7 +123,9 @@ class XReplies:
             in_reply_to = TweetId(tweet_id)
             log.info(kv("reply.tweeted", case=case.id, user=user, ts=ts, tweet=tweet_id,
                         part=f"{len(sent)}/{len(parts)}"))
-        self.store.answered(case.id, case.latest_customer_tweet)  # no waiting reminder for this tweet
+        # Nobody waits for this tweet any more (no reminder), and the reply counts in the figures, once.
+        self.figures.replied(case, "tweet", case.latest_customer_tweet, job["id"], user)
+        refresh_home(self.store, user)  # their case no longer waits
         links = " ".join(tweet_url(self.brand_username, t) for t in sent)
         return Done({"tweets": sent}, [
             react_job(channel, ts, self.settings.replies.sent_emoji),

@@ -103,7 +103,7 @@ class SlackPosting:
 
         payload = {"case_id": case.id, "tweet_id": tweet.id}
         channel = case.channel
-        self._join_once(channel)
+        self.join_once(channel)
         try:
             ts = self.post_once(job, channel, render, event_type="xdesk_case", payload=payload)
         except SlackError as exc:
@@ -148,7 +148,7 @@ class SlackPosting:
     def audit(self, job: dict) -> Done:
         """An admin's change, posted in ``[slack] audit_channel`` (bridge/desk/admin.py)."""
         channel = job["channel"]
-        self._join_once(channel)
+        self.join_once(channel)
         ts = slack_call(lambda: self.post_once(job, channel, lambda images=True: notice_blocks(job["text"]),
                                                  payload={}, event_type="xdesk_audit"))
         return Done({"ts": ts})
@@ -164,7 +164,7 @@ class SlackPosting:
         slack_call(lambda: self.slack.update(case.channel, case.parent_ts or "", text, blocks))
         return Done(True)
 
-    def _join_once(self, channel: str) -> None:
+    def join_once(self, channel: str) -> None:
         """Join a public channel before the first case goes there.
 
         With chat:write.public the bot can post where it is not a member, but then Slack sends it

@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from bridge.core.hours import is_open
+from bridge.core.hours import desk_zone, is_open
 from bridge.core.log import kv
 from bridge.core.settings import Settings
 from bridge.storage.loops import run_loop
+from bridge.storage.outbox import post_lane, x_lane
 from bridge.storage.scripts import TAKE_REMINDERS, TAKE_SUMMARIES
 from bridge.storage.store import Store
 
@@ -40,6 +41,7 @@ class ClockLoop:
         self.revive = revive
         self._take_summaries = store.r.register_script(TAKE_SUMMARIES)
         self._take_reminders = store.r.register_script(TAKE_REMINDERS)
+        self._queued: set[str] = set()  # what this process has seen queued already: no round trip each turn
 
     def run(self, stop: threading.Event) -> None:
         run_loop("clock", self.tick_once, stop, revive=self.revive)
@@ -53,6 +55,7 @@ class ClockLoop:
         return TICK
 
     def tick(self, now: float) -> None:
+        self._hourly_and_daily(now)
         p = self.store.p
         summaries = self._take_summaries(args=[p, repr(now), MARK_TTL])
         if summaries:
@@ -64,3 +67,23 @@ class ClockLoop:
         reminders = self._take_reminders(args=[p, repr(now), *cuts])
         if reminders:
             log.info(kv("reminders.queued", count=reminders))
+
+    def _hourly_and_daily(self, now: float) -> None:
+        """The hour's follower sample, and after ``[digest] at`` the previous day's digest: each queued once
+        across all workers (a once-mark in the same transaction as the job)."""
+        hour = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H")
+        self._once(f"followers:{hour}", x_lane("followers"), {"id": f"followers:{hour}", "kind": "followers"})
+        digest = self.settings.digest
+        local = datetime.fromtimestamp(now, desk_zone(self.settings))
+        if digest.channel and local.strftime("%H:%M") >= digest.at:
+            day = (local.date() - timedelta(days=1)).isoformat()
+            self._once(f"digest:{day}", post_lane(digest.channel),
+                       {"id": f"digest:{day}", "kind": "digest", "day": day, "channel": digest.channel})
+
+    def _once(self, name: str, lane: str, job: dict) -> None:
+        if name in self._queued:
+            return
+        if self.store.queue_once(self.store.keys.key("once", name), [(lane, job)], ttl=3 * 86400):
+            log.info(kv("clock.queued", job=job["id"]))
+        self._queued = {n for n in self._queued if n.split(":")[0] != name.split(":")[0]} | {name}
+

@@ -129,6 +129,12 @@ class SlackSide:
         # hash: Slack refuses the update (hash_conflict) if the view changed since we read it.
         self._call("views.update", view_id=view_id, view=view, **({"hash": hash} if hash else {}))
 
+    def upload(self, channel: str, filename: str, content: bytes, title: str, thread_ts: str | None = None) -> None:
+        """Share a file in ``channel`` by Slack's current flow (files.getUploadURLExternal, the bytes, then
+        files.completeUploadExternal; files.upload is retired): slack-sdk's files_upload_v2 does the three."""
+        self._call("files.upload_v2", channel=channel, filename=filename, content=content, title=title,
+                   **({"thread_ts": thread_ts} if thread_ts else {}))
+
     def publish_home(self, user: str, view: dict) -> None:
         self._call("views.publish", user_id=user, view=view)
 

@@ -68,6 +68,10 @@ class SlackPort(Protocol):
         wrong and how to fix it, in words."""
         ...
 
+    def upload(self, channel: str, filename: str, content: bytes, title: str, thread_ts: str | None = None) -> None:
+        """Share a file in ``channel`` (in the thread of ``thread_ts``)."""
+        ...
+
     def publish_home(self, user: str, view: dict) -> None:
         """``views.publish``: ``user``'s App Home tab."""
         ...

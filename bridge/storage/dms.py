@@ -21,7 +21,8 @@ from __future__ import annotations
 import redis
 
 from bridge.core.models import Author, Case, CaseId, ChannelId, Tweet, UserId
-from bridge.storage.scripts import ANSWERED_DM, INGEST_DM
+from bridge.storage.figures import day_and_hour
+from bridge.storage.scripts import INGEST_DM
 from bridge.storage.store import Ingested, Outcome, Store, case_customer, tweet_json
 
 ASK_TTL = 30 * 24 * 3600  # X keeps DM events for 30 days; an ask older than that is forgotten
@@ -34,12 +35,12 @@ class DmStore:
         self.store = store
         self.r, self.p, self.keys = store.r, store.p, store.keys
         self._ingest = self.r.register_script(INGEST_DM)
-        self._answered = self.r.register_script(ANSWERED_DM)
 
     def ingest(self, dm: Tweet, channel: ChannelId, topic: str | None) -> Ingested:
         """Store a customer's DM in its case and queue what Slack must show, in one atomic step."""
+        now = self.store.clock()
         args = [self.p, dm.id, tweet_json(dm), dm.author.id, channel, topic or "",
-                case_customer(dm.author), repr(self.store.clock())]
+                case_customer(dm.author), repr(now), *day_and_hour(now, self.store.zone())]
         outcome, case_id, case_channel = self._ingest(args=args)
         return Ingested(Outcome(outcome), CaseId(case_id), ChannelId(case_channel))
 
@@ -49,10 +50,6 @@ class DmStore:
 
     def latest_dm(self, case_id: CaseId) -> str:
         return self.r.hget(self.keys.case(case_id), "dm_latest") or ""
-
-    def answered(self, case_id: CaseId, dm_id: str) -> None:
-        """The brand answered ``dm_id``: its customer no longer waits, if it is still their latest DM."""
-        self._answered(keys=[self.keys.case(case_id), self.keys.waiting], args=[case_id, dm_id])
 
     def is_dm_case(self, case_id: CaseId) -> bool:
         return self.r.hget(self.keys.case(case_id), "kind") == "dm"

@@ -16,7 +16,9 @@ Reading X
   ``dmask:<X user id>`` -> the case that asked them for a DM (30 days); ``dmcase:<X user id>``;
   ``dmbacklog`` DM events still to read.
 The desk's clock
-  ``clock:turn`` the shared turn; ``unclaimed``, ``waiting`` sorted sets of cases by when they wait from;
+  ``clock:turn`` the shared turn; ``unclaimed``, ``waiting`` sorted sets of cases by when they wait from,
+  for reminders (emptied as they are taken); ``queue`` the open cases nobody holds, by when they came in;
+  ``claims:<user>`` the unresolved cases a user holds;
   ``closed`` closed periods, ``closed:<period>[:<channel>]`` what came in; ``summarized:<period>:<channel>``,
   ``autoreplied:<period>:<user id>`` once-marks (14 days).
 Slack events and messages (7 days unless said)
@@ -24,6 +26,12 @@ Slack events and messages (7 days unless said)
   thread message taken as a reply; ``notcase:<channel>:<ts>`` a message known not to be a parent (10 min);
   ``joined:<channel>`` the bot joined it (1 day); ``permalink:<channel>:<ts>`` (30 days);
   ``role:<user>`` a role looked up in Slack (5 min).
+The desk's figures (:mod:`bridge.storage.figures`)
+  ``metrics`` hash of running totals (cases opened by topic, replies by kind, first responses, X calls by
+  endpoint and answer, X cost); ``day:<date>`` a day's figures and ``dayfr:<date>`` its first responses
+  (400 days); ``counted:<job id>`` a reply counted (a day); ``xlimits`` X's budget left by endpoint;
+  ``xcost`` X's cost by month; ``xseen:<utc day>:<kind>`` resources X billed that day (2 days);
+  ``heartbeats`` workers by when they were last heard of; ``followers`` the brand's follower count, hourly.
 The desk as admins changed it in Slack (:mod:`bridge.storage.desk_config`)
   ``config`` hash: ``version`` and ``overlay``, the changes kept over settings.toml; ``config:audit`` the
   audit log, newest first (1,000 kept); ``config:once:<command>`` the answer to a command already
@@ -125,6 +133,15 @@ class Keys:
     def unclaimed(self) -> str:
         return f"{self.p}unclaimed"
 
+    def claims(self, user: str) -> str:
+        """Set: the cases ``user`` holds (resolved ones leave it)."""
+        return f"{self.p}claims:{user}"
+
+    @property
+    def queue(self) -> str:
+        """Sorted set: the open cases nobody holds, by when they came in (the App Home, /metrics)."""
+        return f"{self.p}queue"
+
     @property
     def waiting(self) -> str:
         return f"{self.p}waiting"
@@ -153,6 +170,34 @@ class Keys:
 
     def role(self, kind: str, user: str) -> str:
         return f"{self.p}role:{kind}:{user}"
+
+    # the desk's figures
+    @property
+    def metrics(self) -> str:
+        return f"{self.p}metrics"
+
+    def day(self, day: str) -> str:
+        return f"{self.p}day:{day}"
+
+    def day_first_responses(self, day: str) -> str:
+        return f"{self.p}dayfr:{day}"
+
+    @property
+    def x_limits(self) -> str:
+        return f"{self.p}xlimits"
+
+    @property
+    def x_cost(self) -> str:
+        return f"{self.p}xcost"
+
+    @property
+    def followers(self) -> str:
+        """Sorted set: the brand's follower count, sampled hourly, members ``<at>:<count>`` (400 days)."""
+        return f"{self.p}followers"
+
+    @property
+    def heartbeats(self) -> str:
+        return f"{self.p}heartbeats"
 
     # the desk as admins changed it
     @property

@@ -30,13 +30,32 @@ local function add_case_of_customer(customer, case_id)
 end
 """
 
+# The desk's figures (bridge/storage/figures.py), counted by the scripts that store what they count:
+# ``metrics`` the running totals /metrics shows; ``day:<date>`` a day's figures in the desk's zone
+# (field ``<what>`` or ``<what>|<label>``, hours as ``h<HH>|<what>``), kept 400 days.
+FIGURES = """
+local DAY_TTL = 400 * 86400
+local function day_count(day, field, by)
+  redis.call('HINCRBYFLOAT', p..'day:'..day, field, by)
+  redis.call('EXPIRE', p..'day:'..day, DAY_TTL)
+end
+local function case_opened(topic, day, hour)
+  redis.call('HINCRBY', p..'metrics', 'cases_opened|'..topic, 1)
+  day_count(day, 'opened', 1)
+  day_count(day, 'opened|'..topic, 1)
+  day_count(day, 'h'..hour..'|opened', 1)
+end
+"""
+
 INGEST = """
 local p, tid, tweet_json, conv = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local channel, topic, customer, answerable = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local n_refs = tonumber(ARGV[9])
 -- After the referenced ids: the time the customer waits from, and the closed period it came in ('' open).
 local since, period, reply_key = ARGV[10 + n_refs], ARGV[11 + n_refs], ARGV[12 + n_refs]
-""" + BUCKETS + """
+-- When it came in, and that moment's day and hour in the desk's zone: the figures it counts in.
+local now, day, hour = ARGV[13 + n_refs], ARGV[14 + n_refs], ARGV[15 + n_refs]
+""" + BUCKETS + FIGURES + """
 local existing = redis.call('HGET', bucket('tweets', tid), tid)
 if existing then
   return {'duplicate', existing, redis.call('HGET', p..'case:'..existing, 'channel') or ''}
@@ -60,6 +79,8 @@ if case_id then
     if claimer ~= '' then status = 'claimed' end
     redis.call('HSET', ck, 'status', status, 'resolved_by', '')
     outcome = 'reopened'
+    if claimer == '' then redis.call('ZADD', p..'queue', now, case_id)
+    else redis.call('SADD', p..'claims:'..claimer, case_id) end
   end
   redis.call('HSET', ck, 'waiting_since', since)
   if (redis.call('HGET', ck, 'claimer') or '') ~= '' then
@@ -74,10 +95,12 @@ else
     'latest_customer_tweet', tid, 'customer_id', who['id'], 'customer_handle', who['username'],
     'customer_name', who['name'], 'status', 'open', 'claimer', '',
     'resolved_by', '', 'parent_ts', '', 'answerable', answerable, 'tweet_count', 1,
-    'after_hours', period ~= '' and '1' or '0', 'waiting_since', since)
+    'after_hours', period ~= '' and '1' or '0', 'waiting_since', since, 'opened_at', now)
   redis.call('ZADD', p..'unclaimed', since, case_id)
   -- The customer's cases, oldest first: a new case's parent lists the earlier ones.
   add_case_of_customer(who['id'], case_id)
+  case_opened(topic, day, hour)
+  redis.call('ZADD', p..'queue', now, case_id)
 end
 redis.call('HSET', bucket('tweets', tid), tid, case_id)
 redis.call('SET', p..'tweetdata:'..tid, tweet_json)
@@ -121,6 +144,8 @@ local status = redis.call('HGET', ck, 'status')
 if status ~= 'resolved' then status = 'claimed' end
 redis.call('HSET', ck, 'claimer', ARGV[1], 'status', status)
 redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('ZREM', KEYS[4], ARGV[2])
+redis.call('SADD', KEYS[5], ARGV[2])
 local since = redis.call('HGET', ck, 'waiting_since') or ''
 if status == 'claimed' and since ~= '' then redis.call('ZADD', KEYS[3], since, ARGV[2]) end
 return ARGV[1]
@@ -133,7 +158,11 @@ local status = redis.call('HGET', ck, 'status')
 if status ~= 'resolved' then status = 'open' end
 redis.call('HSET', ck, 'claimer', '', 'status', status)
 redis.call('ZREM', KEYS[3], ARGV[2])
-if status ~= 'resolved' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2]) end
+redis.call('SREM', KEYS[5], ARGV[2])
+if status ~= 'resolved' then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+  redis.call('ZADD', KEYS[4], redis.call('HGET', ck, 'opened_at') or ARGV[3], ARGV[2])
+end
 return 1
 """
 
@@ -147,6 +176,9 @@ if want == 'resolved' then
   redis.call('HSET', ck, 'status', 'resolved', 'resolved_by', by)
   redis.call('ZREM', KEYS[2], ARGV[3])
   redis.call('ZREM', KEYS[3], ARGV[3])
+  redis.call('ZREM', KEYS[4], ARGV[3])
+  local holder = redis.call('HGET', ck, 'claimer') or ''
+  if holder ~= '' then redis.call('SREM', ARGV[5]..'claims:'..holder, ARGV[3]) end
   return 1
 end
 if status ~= 'resolved' then return 0 end
@@ -155,19 +187,47 @@ local since = redis.call('HGET', ck, 'waiting_since') or ''
 if claimer ~= '' then
   want = 'claimed'
   if since ~= '' then redis.call('ZADD', KEYS[3], since, ARGV[3]) end
+  redis.call('SADD', ARGV[5]..'claims:'..claimer, ARGV[3])
 else
   want = 'open'
   redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+  redis.call('ZADD', KEYS[4], redis.call('HGET', ck, 'opened_at') or ARGV[4], ARGV[3])
 end
 redis.call('HSET', ck, 'status', want, 'resolved_by', '')
 return 1
 """
 
-# The brand answered the customer's latest tweet: nobody waits any more (unless they wrote again).
-ANSWERED = """
-if redis.call('HGET', KEYS[1], 'latest_customer_tweet') ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'waiting_since', '')
-redis.call('ZREM', KEYS[2], ARGV[1])
+# The brand replied (a tweet or a DM, ``kind``) to ``answers``, the customer's latest message of that kind
+# in the case: if it still is, nobody waits any more. The reply is counted once per job (its mark lives
+# a day, longer than any retry), and the case's first reply sets its first response: ``open_for`` is
+# the open time since the case opened, reckoned by the caller (service hours are plain Python).
+REPLIED = "local p = ARGV[1]\n" + FIGURES + """
+local ck, case_id, answers, kind = KEYS[1], ARGV[2], ARGV[3], ARGV[4]
+local job, agent, now, day, hour, sla, open_for = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local latest_field = 'latest_customer_tweet'
+if kind == 'dm' then latest_field = 'dm_latest' end
+if redis.call('HGET', ck, latest_field) == answers then
+  redis.call('HSET', ck, 'waiting_since', '')
+  redis.call('ZREM', p..'waiting', case_id)
+end
+if not redis.call('SET', p..'counted:'..job, '1', 'NX', 'EX', 86400) then return 0 end
+redis.call('HINCRBY', p..'metrics', 'replies|'..kind, 1)
+day_count(day, 'replies|'..kind, 1)
+if agent ~= '' then day_count(day, 'agent|'..agent, 1) end
+if redis.call('EXISTS', ck) == 0 or (redis.call('HGET', ck, 'first_reply_at') or '') ~= '' then return 1 end
+redis.call('HSET', ck, 'first_reply_at', now)
+local seconds = tonumber(open_for)
+if seconds < 0 then return 1 end  -- a case stored before cases kept when they opened
+redis.call('HINCRBY', p..'metrics', 'fr_count', 1)
+redis.call('HINCRBYFLOAT', p..'metrics', 'fr_sum', seconds)
+for i = 12, #ARGV do
+  if seconds <= tonumber(ARGV[i]) then redis.call('HINCRBY', p..'metrics', 'fr_le|'..ARGV[i], 1) end
+end
+day_count(day, 'answered', 1)
+if seconds <= tonumber(sla) then day_count(day, 'sla_met', 1) end
+day_count(day, 'answered|'..(redis.call('HGET', ck, 'topic') or ''), 1)
+redis.call('RPUSH', p..'dayfr:'..day, hour..':'..open_for)  -- by hour, for the digest's chart
+redis.call('EXPIRE', p..'dayfr:'..day, DAY_TTL)
 return 1
 """
 
@@ -228,8 +288,13 @@ if holder == target then return {'same', holder} end
 local status = redis.call('HGET', ck, 'status')
 if status ~= 'resolved' then status = 'claimed' end
 redis.call('HSET', ck, 'claimer', target, 'status', status)
+if status ~= 'resolved' then
+  if holder ~= '' then redis.call('SREM', p..'claims:'..holder, case_id) end
+  redis.call('SADD', p..'claims:'..target, case_id)
+end
 if holder == '' then  -- as a claim does: the case leaves the unclaimed reminders (bridge/intake/clock.py)
   redis.call('ZREM', p..'unclaimed', case_id)
+  redis.call('ZREM', p..'queue', case_id)
   local since = redis.call('HGET', ck, 'waiting_since') or ''
   if status == 'claimed' and since ~= '' then redis.call('ZADD', p..'waiting', since, case_id) end
 end
@@ -302,7 +367,8 @@ ASK_TTL = 30 * 24 * 3600  # X keeps DM events for 30 days; an ask older than tha
 INGEST_DM = """
 local p, id, tweet_json, sender = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local channel, topic, customer, since = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-""" + BUCKETS + """
+local day, hour = ARGV[9], ARGV[10]
+""" + BUCKETS + FIGURES + """
 local existing = redis.call('HGET', bucket('tweets', id), id)
 if existing then
   return {'duplicate', existing, redis.call('HGET', p..'case:'..existing, 'channel') or ''}
@@ -335,9 +401,11 @@ else
     'customer_name', who['name'], 'status', 'open', 'claimer', '',
     'resolved_by', '', 'parent_ts', '', 'answerable', '1', 'tweet_count', 1,
     'kind', 'dm', 'dm_peer', sender, 'dm_latest', id, 'dm_tweet_mark', id, 'after_hours', '0',
-    'waiting_since', since)
+    'waiting_since', since, 'opened_at', since)
   redis.call('ZADD', p..'unclaimed', since, case_id)
   add_case_of_customer(sender, case_id)  -- the customer's history, as for tweets
+  case_opened(topic, day, hour)
+  redis.call('ZADD', p..'queue', since, case_id)
 end
 redis.call('SET', p..'dmcase:'..sender, case_id)
 redis.call('HSET', bucket('tweets', id), id, case_id)
@@ -349,12 +417,4 @@ else
 end
 wake()
 return {outcome, case_id, channel}
-"""
-
-# The brand answered the customer's latest DM: nobody waits any more (unless they wrote again).
-ANSWERED_DM = """
-if redis.call('HGET', KEYS[1], 'dm_latest') ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'waiting_since', '')
-redis.call('ZREM', KEYS[2], ARGV[1])
-return 1
 """

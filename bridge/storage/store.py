@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import MISSING, fields, is_dataclass
+from datetime import UTC, tzinfo
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -40,10 +41,11 @@ from bridge.core.models import (
     TweetId,
     UserId,
 )
+from bridge.storage.figures import day_and_hour
 from bridge.storage.keys import PREFIX, Keys
 from bridge.storage.limits import XBudget
 from bridge.storage.outbox import Job, Outbox
-from bridge.storage.scripts import ANSWERED, CLAIM, FORWARD, INGEST, RELEASE, SET_STATUS
+from bridge.storage.scripts import CLAIM, FORWARD, INGEST, RELEASE, SET_STATUS
 
 EVENT_TTL = 7 * 24 * 3600
 CUSTOMER_DELETED = "customer_deleted"  # the case field naming the customer tweet deleted on X
@@ -64,8 +66,10 @@ class Ingested(NamedTuple):
 
 
 class Store:
-    def __init__(self, client: redis.Redis, prefix: str = PREFIX, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: redis.Redis, prefix: str = PREFIX, clock: Callable[[], float] = time.time,
+                 zone: Callable[[], tzinfo] = lambda: UTC) -> None:
         self.r = client
+        self.zone = zone  # the desk's time zone, whose days the figures are counted in (it changes in Slack)
         self.p = prefix  # for the Lua scripts, which spell the families of bridge/storage/keys.py
         self.keys = Keys(prefix)
         self.clock = clock  # the times cases wait from (reminders); tests move it forward
@@ -76,7 +80,6 @@ class Store:
         self._release = client.register_script(RELEASE)
         self._set_status = client.register_script(SET_STATUS)
         self._forward = client.register_script(FORWARD)
-        self._answered = client.register_script(ANSWERED)
 
     # -- X to Slack --------------------------------------------------------------------------
 
@@ -89,6 +92,7 @@ class Store:
         the desk is closed; the customer waits from the opening, and a new case is marked after hours.
         """
         reply_key = f"autoreplied:{closed.period}:{tweet.author.id}" if closed and closed.auto_reply else ""
+        now = self.clock()
         args = [
             self.p,
             tweet.id,
@@ -100,9 +104,11 @@ class Store:
             "1" if answerable else "0",
             len(tweet.referenced),
             *tweet.referenced,
-            repr(closed.opens_at if closed else self.clock()),
+            repr(closed.opens_at if closed else now),
             closed.period if closed else "",
             reply_key,
+            repr(now),
+            *day_and_hour(now, self.zone()),
         ]
         outcome, case_id, case_channel = self._ingest(args=args)
         return Ingested(Outcome(outcome), CaseId(case_id), ChannelId(case_channel))
@@ -156,45 +162,38 @@ class Store:
         return self.case(CaseId(case_id)) if case_id else None
 
     def open_claims(self, user: str) -> list[Case]:
-        """The cases ``user`` holds that are not resolved, oldest first.
+        """The cases ``user`` holds that are not resolved, oldest first (the ``claims:<user>`` index)."""
+        ids = sorted(self.r.smembers(self.keys.claims(user)), key=lambda c: (len(c), c))
+        cases = [self.case(CaseId(case_id)) for case_id in ids]
+        return [c for c in cases if c is not None and c.claimer == user and c.status != CaseStatus.RESOLVED]
 
-        A scan over every case: asked only when an admin removes an agent, so no index is kept for it.
-        """
-        found = []
-        for batch in _batches(self.r.scan_iter(f"{self.p}case:*", count=1000), 500):
-            with self.r.pipeline(transaction=False) as pipe:
-                for key in batch:
-                    pipe.hmget(key, "claimer", "status")
-                for key, (claimer, status) in zip(batch, pipe.execute(), strict=True):
-                    if claimer == user and status != "resolved":
-                        found.append(key.removeprefix(f"{self.p}case:"))
-        cases = [self.case(CaseId(case_id)) for case_id in sorted(found, key=lambda c: (len(c), c))]
-        return [case for case in cases if case is not None]
+    def unclaimed(self, limit: int = 10) -> tuple[int, list[tuple[Case, float]]]:
+        """How many open cases nobody holds, and the oldest ``limit`` of them with when they came in."""
+        oldest = self.r.zrange(self.keys.queue, 0, limit - 1, withscores=True)
+        cases = [(self.case(CaseId(case_id)), since) for case_id, since in oldest]
+        return int(self.r.zcard(self.keys.queue)), [(c, since) for c, since in cases if c is not None]
 
     def claim(self, case_id: CaseId, user: SlackUserId) -> SlackUserId | None:
         """Claim the case for ``user`` if nobody holds it; returns whoever holds it afterwards."""
-        holder = self._claim(keys=[self.keys.case(case_id), *self._waits], args=[user, case_id])
+        holder = self._claim(keys=[self.keys.case(case_id), *self._waits, self.keys.claims(user)],
+                             args=[user, case_id])
         return SlackUserId(holder) if holder else None
 
     def release(self, case_id: CaseId, user: SlackUserId) -> bool:
-        return bool(self._release(keys=[self.keys.case(case_id), *self._waits],
+        return bool(self._release(keys=[self.keys.case(case_id), *self._waits, self.keys.claims(user)],
                                   args=[user, case_id, repr(self.clock())]))
 
     def resolve(self, case_id: CaseId, user: SlackUserId) -> bool:
         return bool(self._set_status(keys=[self.keys.case(case_id), *self._waits],
-                                     args=["resolved", user, case_id, repr(self.clock())]))
+                                     args=["resolved", user, case_id, repr(self.clock()), self.p]))
 
     def unresolve(self, case_id: CaseId) -> bool:
         return bool(self._set_status(keys=[self.keys.case(case_id), *self._waits],
-                                     args=["open", "", case_id, repr(self.clock())]))
+                                     args=["open", "", case_id, repr(self.clock()), self.p]))
 
     @property
-    def _waits(self) -> tuple[str, str]:
-        return self.keys.unclaimed, self.keys.waiting
-
-    def answered(self, case_id: CaseId, customer_tweet: TweetId) -> None:
-        """The brand replied to ``customer_tweet``: its customer no longer waits, if it is still the latest."""
-        self._answered(keys=[self.keys.case(case_id), self.keys.waiting], args=[case_id, customer_tweet])
+    def _waits(self) -> tuple[str, str, str]:
+        return self.keys.unclaimed, self.keys.waiting, self.keys.queue
 
     # -- Slack dedupe ------------------------------------------------------------------------
 
@@ -275,17 +274,6 @@ class Store:
             except redis.WatchError:
                 return False  # a twin delivery took it first
         return True
-
-
-def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def case_customer(author: Author) -> str:

@@ -1,5 +1,8 @@
 """Bringing the data of an earlier version into the current layout, once, when a process starts.
 
+Version 3 indexes the open cases nobody holds (``queue``) and each user's claims (``claims:<user>``),
+which the App Home and ``/metrics`` read; a case stored before is indexed by one idempotent script.
+
 Version 2 keeps the lookups from tweets, conversations, Slack parents and customers to their cases as
 fields of bucketed hashes (bridge/storage/keys.py) instead of one key each. Each old key is moved by
 one script (read, write the field, delete), so a process killed midway leaves every lookup in one
@@ -19,7 +22,7 @@ from bridge.storage.scripts import BUCKETS
 
 log = logging.getLogger(__name__)
 
-SCHEMA = 2
+SCHEMA = 3
 
 # KEYS[1] the old key; ARGV: the prefix, the family it goes to, the field, and 'list' for a customer's
 # case ids (a list before, spaces now; ids moved by an earlier run are not added twice).
@@ -39,13 +42,27 @@ end
 return redis.call('DEL', KEYS[1])
 """
 
+# KEYS[1] a case. ARGV: the prefix, the case id. Adding twice changes nothing.
+_INDEX = """
+local p, case_id = ARGV[1], ARGV[2]
+local status, claimer, opened, since = unpack(redis.call('HMGET', KEYS[1], 'status', 'claimer', 'opened_at',
+  'waiting_since'))
+if not status or status == 'resolved' then return 0 end
+if (claimer or '') == '' then
+  redis.call('ZADD', p..'queue', 'NX', tonumber(opened) or tonumber(since) or 0, case_id)
+else
+  redis.call('SADD', p..'claims:'..claimer, case_id)
+end
+return 1
+"""
+
 # (old family, new family, whether the old key was a list of case ids)
 _FAMILIES = (("tweet", "tweets", False), ("conv", "convs", False), ("parent", "parents", False),
              ("customer", "customers", True))
 
 
 def upgrade(r: redis.Redis, keys: Keys) -> int:
-    """Bring the data up to :data:`SCHEMA`; the number of keys moved."""
+    """Bring the data up to :data:`SCHEMA`; the number of keys moved or cases indexed."""
     if int(r.get(keys.schema) or 0) >= SCHEMA:
         return 0
     move = r.register_script(_MOVE)
@@ -56,6 +73,10 @@ def upgrade(r: redis.Redis, keys: Keys) -> int:
             # parent:<channel>:<ts> goes to the field <channel>:<ts>, as every other key to its name
             move(keys=[key], args=[keys.p, new, key[len(head):], "list" if is_list else ""])
             moved += 1
+    index = r.register_script(_INDEX)
+    head = f"{keys.p}case:"
+    for key in r.scan_iter(match=f"{head}*", count=1000):
+        moved += index(keys=[key], args=[keys.p, key[len(head):]])
     r.set(keys.schema, SCHEMA)
     if moved:
         log.warning(kv("redis.upgraded", schema=SCHEMA, moved=moved))

@@ -152,6 +152,8 @@ class XClient:
         self.brand_username = brand_username
         self.brand_id = brand_id  # whose timeline find_reply reads; me() sets it
         self._budgets: dict[str, RateBudget] = {}  # the last x-rate-limit-* headers, by endpoint
+        # Told of every call: (endpoint, its answer's status or "timeout"/"unreachable"/"broken", the answer).
+        self.observe: Callable[[str, str, requests.Response | None], None] | None = None
 
     def me(self) -> Author:
         response = self._call("GET /2/users/me", self._client.get_me, user_fields=TWEEPY_FIELDS["user_fields"])
@@ -279,12 +281,21 @@ class XClient:
             response = fn(*args, **kwargs)
         except tweepy.HTTPException as exc:
             self._budgets[endpoint] = RateBudget.from_headers(exc.response.headers)
+            self._observed(endpoint, str(exc.response.status_code), exc.response)
             raise error_from(exc.response, self.brand_username) from None
         except requests.Timeout as exc:
+            self._observed(endpoint, "timeout", None)
             raise XUnavailable(f"X did not answer {endpoint} in time; the bridge will retry") from exc
         except requests.ConnectionError as exc:
+            self._observed(endpoint, "unreachable", None)
             raise XUnavailable(f"X could not be reached for {endpoint}; the bridge will retry") from exc
         except requests.RequestException as exc:  # e.g. ChunkedEncodingError: the answer was cut off
+            self._observed(endpoint, "broken", None)
             raise XUnavailable(f"X's answer to {endpoint} broke off; the bridge will retry") from exc
         self._budgets[endpoint] = RateBudget.from_headers(response.headers)
+        self._observed(endpoint, str(response.status_code), response)
         return response
+
+    def _observed(self, endpoint: str, status: str, response: requests.Response | None) -> None:
+        if self.observe is not None:
+            self.observe(endpoint, status, response)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import redis
 
 from bridge.app.wiring import desk_for, job_handlers
+from bridge.core.hours import desk_zone
 from bridge.core.models import Author, Tweet, TweetId
 from bridge.core.settings import Settings
 from bridge.desk.edits import Edits
@@ -35,6 +36,7 @@ class FastDesk:
         self.store = Store(r, clock=clock)
         self.live = LiveSettings(settings, DeskConfig(self.store))  # admins' changes, as every process has them
         self.settings = settings = self.live.view()
+        self.store.zone = lambda: desk_zone(self.settings)  # as the runtime sets it: the figures' days
         self.desk = desk_for(self.store, self.live, self.slack)
         self.edits = Edits(self.desk)
         self.actions = CaseActions(self.store, settings, self.desk.roles, self.slack)

@@ -7,7 +7,7 @@ import time
 import pytest
 import redis
 
-from bridge.core.models import Author, CaseId, ChannelId, Media, SlackTs, Tweet, TweetId, UserId
+from bridge.core.models import Author, CaseId, ChannelId, Media, SlackTs, SlackUserId, Tweet, TweetId, UserId
 from bridge.storage.store import Store
 
 
@@ -109,10 +109,16 @@ def test_cases_stored_by_an_earlier_version_are_found_after_the_upgrade(redis_ur
         r.hdel(key, field)
     r.hdel(*store.keys.customer("77"))
     r.rpush("xdesk:customer:77", "1")
-    r.delete(store.keys.schema)
+    # A claimed case; and neither indexed, as before version 3.
+    other = Tweet(TweetId("5001"), "@Telekom_hilft hello", Author(UserId("78"), "l", "L"), TweetId("5001"))
+    store.ingest(other, ChannelId("C1"), None, True)
+    store.claim(CaseId("2"), SlackUserId("U0ANNA0001"))
+    r.delete(store.keys.queue, store.keys.claims("U0ANNA0001"), store.keys.schema)
 
-    assert upgrade(r, store.keys) == 5
+    assert upgrade(r, store.keys) == 5 + 2  # five lookups moved, two open cases indexed
     assert upgrade(r, store.keys) == 0  # once
+    assert store.unclaimed()[0] == 1 and store.unclaimed()[1][0][0].id == "1"
+    assert [c.id for c in store.open_claims("U0ANNA0001")] == ["2"]
     assert not r.keys("xdesk:tweet:*") and not r.keys("xdesk:customer:*") and not r.keys("xdesk:parent:*")
     assert store.case_of_tweet(TweetId("1002")) == "1"  # the brand's reply, say: an answer to it joins
     assert store.case_by_parent("C1", "1733.000100").id == "1"  # type: ignore[union-attr]
@@ -121,4 +127,4 @@ def test_cases_stored_by_an_earlier_version_are_found_after_the_upgrade(redis_ur
     assert store.ingest(answer, ChannelId("C2"), None, True).case_id == "1"
     second = Tweet(TweetId("2001"), "@Telekom_hilft new trouble", Author(UserId("77"), "k", "K"), TweetId("2001"))
     store.ingest(second, ChannelId("C1"), None, True)
-    assert r.hget(*store.keys.customer("77")) == "1 2"  # the customer's history goes on from the old list
+    assert r.hget(*store.keys.customer("77")) == "1 3"  # the customer's history goes on from the old list

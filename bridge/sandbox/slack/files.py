@@ -9,6 +9,7 @@ without it Slack answers 200 with its HTML sign-in page, and so does the emulato
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import secrets
 import threading
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from bridge.sandbox.slack.store import Workspace
+from bridge.sandbox.slack.store import ApiError, Workspace
 
 SIGN_IN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to Slack</body></html>"
 
@@ -35,6 +36,7 @@ class FileActions:
     _cond: threading.Condition
     _ws: Workspace
     _files: dict[str, StoredFile]
+    _uploads: dict[str, tuple[str, int, bytes | None]]  # file id -> (name, length, bytes once POSTed)
     bot_token: str
     base: str
 
@@ -49,9 +51,10 @@ class FileActions:
         return self.post_user_message(user, channel, text, thread_ts=thread_ts, subtype="file_share",
                                       files=objects, **delivery)
 
-    def add_file(self, user: str, name: str, content: bytes, mimetype: str | None = None) -> dict[str, Any]:
+    def add_file(self, user: str, name: str, content: bytes, mimetype: str | None = None,
+                 file_id: str | None = None) -> dict[str, Any]:
         """Store a file and return its file object, as Slack shows it in a ``file_share`` message."""
-        file_id = "F" + "".join(secrets.choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(10))
+        file_id = file_id or "F" + "".join(secrets.choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(10))
         mimetype = mimetype or mimetypes.guess_type(name)[0] or "application/octet-stream"
         filetype = name.rsplit(".", 1)[-1].lower() if "." in name else "binary"
         now = int(time.time())
@@ -71,6 +74,56 @@ class FileActions:
             }
             self._files[file_id] = StoredFile(meta, content)
         return dict(meta)
+
+    # -- the app uploads a file (https://docs.slack.dev/messaging/working-with-files#upload) --------------
+
+    def upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``files.getUploadURLExternal``: where to POST the bytes of a file of ``length`` bytes."""
+        name, length = str(params.get("filename") or ""), str(params.get("length") or "")
+        if not name or not length.isdigit():
+            raise ApiError("invalid_arguments")
+        file_id = "F" + "".join(secrets.choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(10))
+        self._uploads[file_id] = (name, int(length), None)
+        return {"upload_url": f"{self.base}/upload/v1/{file_id}", "file_id": file_id}
+
+    def handle_upload(self, path: str, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+        """The POST of a file's bytes to its upload URL."""
+        file_id = path.rsplit("/", 1)[-1]
+        with self._cond:
+            if file_id not in self._uploads:
+                return 404, b"unknown upload", {"Content-Type": "text/plain"}
+            name, length, _ = self._uploads[file_id]
+            self._uploads[file_id] = (name, length, body)
+        return 200, f"OK - {len(body)}".encode(), {"Content-Type": "text/plain"}
+
+    def complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``files.completeUploadExternal``: the uploaded files, shared in ``channel_id`` when given."""
+        try:
+            wanted = json.loads(params["files"]) if isinstance(params.get("files"), str) else params.get("files")
+        except (KeyError, json.JSONDecodeError):
+            raise ApiError("invalid_arguments") from None
+        shared = []
+        for item in wanted or []:
+            name, _, content = self._uploads.get(str(item.get("id")), ("", 0, None))
+            if content is None:
+                raise ApiError("file_not_found")
+            meta = self.add_file(self._ws.bot_user_id, name, content, file_id=str(item["id"]))
+            meta["title"] = str(item.get("title") or name)
+            self._files[meta["id"]].meta["title"] = meta["title"]
+            del self._uploads[str(item["id"])]
+            shared.append(meta)
+        channel = params.get("channel_id")
+        if channel:
+            with self._cond:
+                target = self._ws.channel(str(channel))
+                message = {"type": "message", "subtype": "file_share", "user": self._ws.bot_user_id,
+                           "bot_id": self._ws.bot_id, "text": str(params.get("initial_comment") or ""),
+                           "files": shared, "ts": self._ws.next_ts(), "upload": True}
+                if params.get("thread_ts"):
+                    message["thread_ts"] = str(params["thread_ts"])
+                self._ws.messages[target.id][message["ts"]] = message
+                self._cond.notify_all()
+        return {"files": [{"id": f["id"], "title": f["title"]} for f in shared]}
 
     def delete_file(self, file_id: str) -> None:
         """Someone deletes the file: its URLs answer 404 from now on."""

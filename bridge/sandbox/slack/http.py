@@ -54,11 +54,14 @@ class Backend(Protocol):
 
     def handle_file(self, path: str, authorization: str) -> tuple[int, bytes, dict[str, str]]: ...
 
+    def handle_upload(self, path: str, body: bytes) -> tuple[int, bytes, dict[str, str]]: ...
+
 
 class ApiHttpServer(ThreadingHTTPServer):
     """127.0.0.1 on a free port; ``/api/<method>`` and ``response_url`` POSTs go to ``backend``."""
 
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 would reset connections Slack itself would take
 
     def __init__(self, backend: Backend) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -84,6 +87,9 @@ class _Handler(BaseHTTPRequestHandler):
         backend = self.server.backend
         if split.path.startswith("/files-pri/"):  # a shared file's url_private(_download)
             self._send_bytes(*backend.handle_file(split.path, self.headers.get("Authorization", "")))
+            return
+        if split.path.startswith("/upload/v1/") and self.command == "POST":  # files.getUploadURLExternal's URL
+            self._send_bytes(*backend.handle_upload(split.path, body))
             return
         if split.path.startswith("/respond/"):
             status, payload, headers = backend.handle_response_url(self.path, body)

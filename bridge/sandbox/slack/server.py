@@ -96,6 +96,8 @@ class SlackEmulator(UserActions, ModalActions, FileActions):
         self._log: list[ApiCall] = []
         self._responded: list[dict[str, Any]] = []
         self._files: dict[str, StoredFile] = {}  # shared files and their bytes (slack_files.py)
+        self._uploads: dict[str, tuple[str, int, bytes | None]] = {}  # the app's uploads under way
+        self._gates: dict[str, threading.Barrier] = {}  # methods whose calls wait for each other (gather)
         self._downloads: list[str] = []
         self._faults = FaultPlan()
         self._pacer = PostPacer(post_rate_per_channel, post_burst)
@@ -189,6 +191,12 @@ class SlackEmulator(UserActions, ModalActions, FileActions):
         with self._cond:
             self._faults.add(method, Fault(status, error, retry_after, times, delay, applied))
 
+    def gather(self, method: str, count: int, timeout: float = 10.0) -> None:
+        """From now on, calls of ``method`` wait until ``count`` of them are in flight at once (then all go
+        on); fewer in ``timeout`` seconds: each is answered 500. Shows how many requests an app serves at once."""
+        with self._cond:
+            self._gates[method] = threading.Barrier(count, timeout=timeout)
+
     def clear_faults(self) -> None:
         with self._cond:
             self._faults.clear()
@@ -202,6 +210,12 @@ class SlackEmulator(UserActions, ModalActions, FileActions):
             self._log.append(call)
             self._cond.notify_all()
             fault = self._faults.take(method)
+            gate = self._gates.get(method)
+        if gate is not None:
+            try:
+                gate.wait()
+            except threading.BrokenBarrierError:
+                return 500, {"ok": False, "error": "fatal_error"}, {}
         if fault is not None and fault.delay:
             self._stopping.wait(fault.delay)
         if fault is None or fault.answers_normally:
@@ -222,6 +236,10 @@ class SlackEmulator(UserActions, ModalActions, FileActions):
                 self._check_token(method, token)
                 if method == "apps.connections.open":
                     body: dict[str, Any] = {"url": self._socket.issue_url()}
+                elif method == "files.getUploadURLExternal":
+                    body = self.upload_url(params)
+                elif method == "files.completeUploadExternal":
+                    body = self.complete_upload(params)
                 elif method not in METHODS:
                     raise ApiError("unknown_method")
                 else:

@@ -131,6 +131,12 @@ class XEmulator(FaultControls):
             self._cond.notify_all()
             return user_id
 
+    def set_followers(self, count: int) -> None:
+        """The brand account now has ``count`` followers (what ``GET /2/users/me`` says of it)."""
+        with self._cond:
+            self._world.users[self.brand_id].followers = count
+            self._cond.notify_all()
+
     def add_tweet(self, text: str, author: str, *, in_reply_to: str | None = None,
                   quote_of: str | None = None, retweet_of: str | None = None, lang: str = "en",
                   media: Sequence[Sequence[str]] = (), conversation_id: str | None = None,
