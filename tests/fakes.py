@@ -68,10 +68,12 @@ class FakeSlack:
         self.messages[channel].append(Message(channel, ts, text, blocks, thread_ts, metadata))
         return ts
 
-    def update(self, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict], metadata: dict | None = None) -> None:
         self._call("chat.update")
         message = self.message(channel, ts)
         message.text, message.blocks = text, blocks
+        if metadata is not None:
+            message.metadata = metadata
 
     def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None,
                   blocks: list[dict] | None = None) -> None:
@@ -114,6 +116,11 @@ class FakeSlack:
         metadata = self.message(channel, ts).metadata or {}
         return (metadata.get("event_payload") or {}).get("case_id") if metadata.get("event_type") == "xdesk_case" \
             else None
+
+    def history(self, channel: str, oldest: float) -> list[dict[str, Any]]:
+        return [{"ts": m.ts, "text": m.text, "blocks": m.blocks, "metadata": m.metadata,
+                 **({"user": m.user} if m.user else {"bot_id": "B0XDESK"})}
+                for m in self.messages[channel] if m.thread_ts is None and float(m.ts) >= oldest]
 
     def replies(self, channel: str, ts: str) -> list[dict[str, Any]]:
         thread = [m for m in self.messages[channel] if m.ts == ts or m.thread_ts == ts]

@@ -394,3 +394,47 @@ def test_a_moved_dm_case_stays_private_and_its_replies_stay_dms(dm_desk: Desk) -
     assert sent["text"] == "We'll look at your roaming too. ^AN"
     drained(desk)
     assert desk.x.posted == []
+
+
+def test_a_dm_reply_goes_to_whoever_sent_the_dm_not_to_the_cases_first_customer(dm_desk: Desk) -> None:
+    desk = dm_desk
+    first, parent = claimed_case(desk, "@Telekom_hilft our router is dead")  # kunde_klaus opens the case
+    other = desk.tweet("@Telekom_hilft same here, my flat too", author="kundin_berta", in_reply_to=first)
+    desk.wait_for(lambda: followup_shown(desk, parent, "my flat too"))
+    desk.slack.add_reaction(ANNA, parent["channel"], parent["ts"], "envelope")
+    [ask] = desk.x.wait_for_posts(1)
+    assert ask["text"].startswith("@kundin_berta ") and ask["in_reply_to_tweet_id"] == other  # she is asked
+    desk.x.dms.send("It's Berta, contract 0815", author="kundin_berta")
+    desk.wait_for(lambda: followup_shown(desk, parent, "contract 0815"))
+    desk.reply(ANNA, parent, "Thanks Berta, we found your contract.")
+    [sent] = desk.x.dms.wait_for_sent(1)
+    assert sent["to"] == "kundin_berta"  # never to kunde_klaus, who would learn what Berta wrote
+
+
+def test_a_long_dm_reply_arrives_as_one_message(dm_desk: Desk) -> None:
+    desk = dm_desk
+    parent = desk.parent_of(desk.x.dms.send("My router is dead", author="kunde_klaus"))
+    claim(desk, parent)
+    text = " ".join(f"Step {i}: check the cable and the lights of the router, then wait a minute." for i in range(40))
+    assert 281 < len(text) + len(" ^AN") <= 10_000
+    desk.reply(ANNA, parent, text)
+    [sent] = desk.x.dms.wait_for_sent(1)
+    drained(desk)
+    assert sent["text"] == text + " ^AN" and len(desk.x.dms.sent) == 1  # whole: X takes 10,000 in a DM
+
+
+def test_a_restarted_worker_reads_no_dm_twice(make_desk) -> None:
+    desk = make_desk(DMS_ON)
+    sent = [desk.x.dms.send(f"DM number {n} about my router", author=f"kunde_{n}") for n in range(3)]
+    parents = [desk.parent_of(dm_id) for dm_id in sent]
+    drained(desk)
+    desk.close()  # the worker stops; the DM cursor stays in Redis
+    later = desk.x.dms.send("A fourth one, router again", author="kunde_9")
+    again = make_desk(DMS_ON)
+    again.parent_of(later)
+    drained(again)
+    for parent in parents:  # each DM shown once: as its case's parent, never again as a follow-up
+        assert [m for m in again.thread(parent) if m["ts"] != parent["ts"]] == []
+    shown = [m for ch in (harness.GENERAL, DSL, harness.MOBILE) for m in again.slack.messages(ch)
+             if "router" in harness.said(m)]
+    assert len(shown) == 4

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
+from bridge.app.web import DISPATCH_THREADS
 from bridge.core import crash
 from bridge.core.log import kv
 from bridge.desk.desk import Desk
@@ -56,6 +58,10 @@ def build_app(client: WebClient, signing_secret: str, store: Store, desk: Desk, 
         # "please reinstall" text: the event is dropped and never retried.
         token_verification_enabled=True,
         logger=logging.getLogger("slack_bolt.App"),
+        # With process_before_response every listener runs in the request's own thread (web.py's pool of
+        # DISPATCH_THREADS, sized for 30 agents at once); Bolt's executor (5 threads by default) runs only
+        # what is left after the answer, and gets as many threads, so nothing queues behind five.
+        listener_executor=ThreadPoolExecutor(max_workers=DISPATCH_THREADS, thread_name_prefix="bolt"),
     )
     app.store = store
 

@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None, listeners: Listeners | None = None) -> i
     outbox = sub.add_parser("outbox", help="list the jobs waiting for an operator; retry or drop one")
     outbox.add_argument("action", nargs="?", choices=("list", "retry", "drop"), default="list")
     outbox.add_argument("job", nargs="?", help="the job's id, as the list shows it")
+    for name, what in (("erase", "erase everything stored about an X user, in Redis and in Slack"),
+                       ("export", "print everything stored about an X user, as JSON")):
+        sub.add_parser(name, help=what).add_argument("handle", help="an X username (with or without @) or user id")
     args = parser.parse_args(argv)
 
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
@@ -53,6 +56,10 @@ def main(argv: list[str] | None = None, listeners: Listeners | None = None) -> i
     rt = Runtime(env, settings, listeners=listeners)
     if args.command == "outbox":
         return outbox_command(rt.store.outbox, args.action, args.job, sys.stdout)
+    if args.command in ("erase", "export"):
+        from bridge.app.privacy_cli import privacy_command
+
+        return privacy_command(rt, args.command, args.handle, sys.stdout)
     if args.command == "check":
         problems = check(rt)
         for line in problems:

@@ -20,6 +20,7 @@ POINTS = (
     "x.after_tweet",  # X has the tweet, we have not recorded its id
     "job.before_complete",  # the effect is recorded, the job not yet popped
     "web.after_store",  # the event's effect is stored, Slack has no 200 yet
+    "erase.after_slack",  # an erasure changed the customer's Slack messages, Redis still has everything
 )
 
 _lock = threading.Lock()

@@ -103,8 +103,9 @@ class SlackSide:
             params["metadata"] = metadata
         return str(self._call("chat.postMessage", **params)["ts"])
 
-    def update(self, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
-        self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict], metadata: dict | None = None) -> None:
+        self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks,
+                   **({"metadata": metadata} if metadata is not None else {}))
 
     def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None,
                   blocks: list[dict] | None = None) -> None:
@@ -188,6 +189,19 @@ class SlackSide:
         return None
 
     # -- moving a case (bridge/effects/moves.py) --
+
+    def history(self, channel: str, oldest: float) -> list[dict[str, Any]]:
+        """The channel's top-level messages since ``oldest``, with their metadata (at most 10,000)."""
+        messages: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(50):
+            page = self._call("conversations.history", channel=channel, oldest=f"{oldest:.6f}", limit=200,
+                              include_all_metadata=True, **({"cursor": cursor} if cursor else {}))
+            messages += page.get("messages", [])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return messages
 
     def replies(self, channel: str, ts: str) -> list[dict[str, Any]]:
         """Every message of the thread of ``ts``, the parent first, with their metadata."""

@@ -17,7 +17,7 @@ class SlackPort(Protocol):
         """``chat.postMessage``; the new message's ts."""
         ...
 
-    def update(self, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict], metadata: dict | None = None) -> None:
         ...
 
     def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None,
@@ -54,6 +54,10 @@ class SlackPort(Protocol):
 
     def case_of_message(self, channel: str, ts: str) -> str | None:
         """The case id the bridge's parent message at ``ts`` carries, if it is one."""
+        ...
+
+    def history(self, channel: str, oldest: float) -> list[dict[str, Any]]:
+        """The channel's top-level messages since ``oldest``, with their metadata."""
         ...
 
     def replies(self, channel: str, ts: str) -> list[dict[str, Any]]:

@@ -82,6 +82,13 @@ class DeskConfig:
                 return Commit("conflict")
         return Commit("done")
 
+    def note(self, by: str, what: str, at: float) -> None:
+        """An entry in the audit log that changes no setting (an erasure: who, when, how many)."""
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.lpush(self.keys.config_audit, json.dumps({"by": by, "at": at, "what": what}))
+            pipe.ltrim(self.keys.config_audit, 0, AUDIT_KEPT - 1)
+            pipe.execute()
+
     def audit(self, count: int = 20) -> list[dict[str, Any]]:
         """The last ``count`` changes, newest first."""
         return [json.loads(raw) for raw in self.r.lrange(self.keys.config_audit, 0, count - 1)]

@@ -26,6 +26,9 @@ Slack events and messages (7 days unless said)
   thread message taken as a reply; ``notcase:<channel>:<ts>`` a message known not to be a parent (10 min);
   ``joined:<channel>`` the bot joined it (1 day); ``permalink:<channel>:<ts>`` (30 days);
   ``role:<user>`` a role looked up in Slack (5 min).
+Personal data (:mod:`bridge.storage.customers`)
+  ``salt``; ``erased:<salted hash of a tweet id>`` an erased tweet, never posted again (8 days);
+  ``erasure:<salted hash of the user id>`` an erasure under way (what it removes; a week at most).
 The desk's figures (:mod:`bridge.storage.figures`)
   ``metrics`` hash of running totals (cases opened by topic, replies by kind, first responses, X calls by
   endpoint and answer, X cost); ``day:<date>`` a day's figures and ``dayfr:<date>`` its first responses
@@ -170,6 +173,11 @@ class Keys:
 
     def role(self, kind: str, user: str) -> str:
         return f"{self.p}role:{kind}:{user}"
+
+    @property
+    def salt(self) -> str:
+        """The salt of the hashes an erased customer's ids are kept as (bridge/storage/customers.py)."""
+        return f"{self.p}salt"
 
     # the desk's figures
     @property

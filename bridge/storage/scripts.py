@@ -60,6 +60,11 @@ local existing = redis.call('HGET', bucket('tweets', tid), tid)
 if existing then
   return {'duplicate', existing, redis.call('HGET', p..'case:'..existing, 'channel') or ''}
 end
+-- Erased on request (bridge/storage/customers.py): a search may still return it, it is not posted again.
+local salt = redis.call('GET', p..'salt')
+if salt and redis.call('EXISTS', p..'erased:'..redis.sha1hex(salt..tid)) == 1 then
+  return {'duplicate', '', ''}
+end
 local case_id = false
 for i = 1, n_refs do
   case_id = redis.call('HGET', bucket('tweets', ARGV[9 + i]), ARGV[9 + i])

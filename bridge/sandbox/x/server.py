@@ -131,6 +131,12 @@ class XEmulator(FaultControls):
             self._cond.notify_all()
             return user_id
 
+    def user_id(self, username: str) -> str:
+        """The X user id of ``username`` (created if unknown, as a tweet by them would)."""
+        with self._cond:
+            user = self._world.user_by_name(username)
+        return user.id if user else self.add_user(username)
+
     def set_followers(self, count: int) -> None:
         """The brand account now has ``count`` followers (what ``GET /2/users/me`` says of it)."""
         with self._cond:

@@ -1,0 +1,116 @@
+"""Erasing and exporting a customer (SPEC "Personal data"): ``python -m bridge erase|export`` as an
+operator runs them, against the running bridge's Redis and Slack."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import redis
+
+from tests.harness import ANNA, DSL, GENERAL, MOBILE, Desk, block_text, claimed_case, drained
+
+DMS_ON = "\n[dm]\nenabled = true\nmin_poll_interval = 0.2\n"
+ERIKA = {"username": "kundin_erika", "name": "Erika Mustermann"}
+
+
+def bridge(desk: Desk, *args: str, crash_at: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **desk.env, "BRIDGE_SETTINGS": os.environ["BRIDGE_SETTINGS"],
+           **({"XDESK_CRASH_AT": crash_at} if crash_at else {})}
+    return subprocess.run([sys.executable, "-m", "bridge", *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def everything_in_redis(desk: Desk) -> str:
+    """Every key and value in Redis, as one text."""
+    r: redis.Redis = desk.rt.redis
+    out = []
+    for key in r.scan_iter("*", count=1000):
+        kind = r.type(key)
+        value = {"string": lambda k: r.get(k), "hash": lambda k: r.hgetall(k), "list": lambda k: r.lrange(k, 0, -1),
+                 "set": lambda k: r.smembers(k), "zset": lambda k: r.zrange(k, 0, -1)}.get(kind, lambda k: "")(key)
+        out.append(f"{key} {value}")
+    return "\n".join(out)
+
+
+def everything_in_slack(desk: Desk) -> str:
+    """Every message in Slack, text, blocks and metadata, threads included."""
+    out = []
+    for channel in (GENERAL, DSL, MOBILE):
+        for message in desk.slack.messages(channel):
+            for m in [message, *desk.slack.thread(channel, message["ts"])]:
+                out.append(json.dumps({k: m.get(k) for k in ("text", "blocks", "metadata", "attachments", "files")}))
+    return "\n".join(out)
+
+
+@pytest.fixture
+def two_customers(make_desk) -> tuple[Desk, dict[str, str]]:
+    """Erika with three cases (a follow-up and an answer in one, a DM, a tweet) and kunde_klaus with one."""
+    desk = make_desk(DMS_ON)
+    desk.x.add_user(ERIKA["username"], ERIKA["name"], followers=42)
+    first, parent = claimed_case(desk, "@Telekom_hilft my router blinks red, Musterstrasse 5")  # Bert's
+    erika_tweets = [desk.tweet("@Telekom_hilft my dsl is gone since Monday", author=ERIKA["username"])]
+    erika_parent = desk.parent_of(erika_tweets[0])
+    erika_tweets.append(desk.tweet("@Telekom_hilft hello? still no dsl", author=ERIKA["username"],
+                                   in_reply_to=erika_tweets[0]))
+    desk.wait_for(lambda: any("still no dsl" in block_text(m.get("blocks") or []) for m in desk.thread(erika_parent)))
+    desk.claim(ANNA, erika_parent)
+    desk.wait_for(lambda: desk.claimed_by(erika_parent, ANNA))
+    desk.reply(ANNA, erika_parent, "We are checking your line now")
+    desk.x.wait_for_posts(1)
+    dm = desk.x.dms.send("Erika here, my contract is 0815-4711", author=ERIKA["username"])
+    desk.parent_of(dm)
+    second = desk.tweet("@Telekom_hilft and my 5g roaming fails too", author=ERIKA["username"])
+    desk.parent_of(second)
+    drained(desk)
+    erika_id = desk.x.user_id(ERIKA["username"])
+    return desk, {"id": erika_id, "bert_case_tweet": first, "bert_parent_ts": parent["ts"]}
+
+
+def test_erase_leaves_nothing_of_the_customer_in_redis_or_the_bots_messages(two_customers) -> None:
+    desk, ids = two_customers
+    traces = [ERIKA["username"], ERIKA["name"], ids["id"], "dsl is gone since Monday", "still no dsl",
+              "0815-4711", "5g roaming fails"]
+    assert all(t in everything_in_redis(desk) + everything_in_slack(desk) for t in traces)
+
+    exported = bridge(desk, "export", "@kundin_erika")
+    assert exported.returncode == 0, exported.stderr
+    data = json.loads(exported.stdout)
+    texts = [m["text"] for case in data["cases"] for m in case["messages"]]
+    assert len(data["cases"]) == 3 and data["x_user_id"] == ids["id"]  # two tweet cases and the DM's
+    assert "my contract is 0815-4711" in " ".join(texts) and "blinks red" not in exported.stdout  # not Bert's
+
+    result = bridge(desk, "erase", "kundin_erika")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("erased 3 case(s) of kundin_erika and "), result.stdout
+    left = everything_in_redis(desk) + everything_in_slack(desk)
+    for trace in traces:
+        assert trace not in left, trace
+    assert "Musterstrasse 5" in everything_in_slack(desk) and "Musterstrasse 5" in everything_in_redis(desk)  # Bert
+    assert "Erased on request" in everything_in_slack(desk)
+    assert "We are checking your line now" in result.stdout or "not erased: 1 message(s) agents wrote" \
+        in result.stdout  # the agent's own message, which a bot cannot delete
+    audit = desk.rt.redis.lrange("xdesk:config:audit", 0, 0)[0]
+    assert "erased 3 case(s)" in audit and "erika" not in audit.lower()
+
+    assert bridge(desk, "export", "kundin_erika").stdout.strip() == "nothing stored for kundin_erika"
+    assert bridge(desk, "erase", ids["id"]).returncode == 1
+
+    # Not a ban: her next tweet opens a new case; an old one a search returns again is not posted again.
+    new = desk.tweet("@Telekom_hilft a new question about my router", author=ERIKA["username"])
+    assert desk.parent_of(new)["ts"]
+
+
+def test_erase_by_numeric_id_killed_half_way_is_finished_by_a_second_run(two_customers) -> None:
+    desk, ids = two_customers
+    first = bridge(desk, "erase", ids["id"], crash_at="erase.after_slack")
+    assert first.returncode != 0
+    assert "Erased on request" in everything_in_slack(desk)  # the Slack half was done
+    second = bridge(desk, "erase", ids["id"])
+    assert second.returncode == 0, second.stdout + second.stderr
+    for trace in (ERIKA["username"], ERIKA["name"], "0815-4711"):
+        assert trace not in everything_in_redis(desk) + everything_in_slack(desk)
+    assert bridge(desk, "erase", ids["id"]).stdout.strip() == f"nothing stored for {ids['id']}"
