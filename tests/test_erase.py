@@ -11,7 +11,7 @@ import sys
 import pytest
 import redis
 
-from tests.harness import ANNA, DSL, GENERAL, MOBILE, Desk, block_text, claimed_case, drained
+from tests.harness import ANNA, DSL, GENERAL, MOBILE, Desk, block_text, claimed_case, drained, eventually
 
 DMS_ON = "\n[dm]\nenabled = true\nmin_poll_interval = 0.2\n"
 ERIKA = {"username": "kundin_erika", "name": "Erika Mustermann"}
@@ -114,3 +114,45 @@ def test_erase_by_numeric_id_killed_half_way_is_finished_by_a_second_run(two_cus
     for trace in (ERIKA["username"], ERIKA["name"], "0815-4711"):
         assert trace not in everything_in_redis(desk) + everything_in_slack(desk)
     assert bridge(desk, "erase", ids["id"]).stdout.strip() == f"nothing stored for {ids['id']}"
+
+
+def test_resolved_cases_older_than_the_retention_are_erased_once_a_day_and_the_rest_stays(make_desk) -> None:
+    from datetime import UTC, datetime
+
+    from tests.clock_helpers import FakeClock
+
+    clock = FakeClock(datetime(2026, 11, 2, 10, 0, tzinfo=UTC))
+    desk = make_desk("\n[privacy]\nretention_days = 30\n", clock=clock)
+    old_tweet, old = claimed_case(desk, "@Telekom_hilft my router from October")
+    desk.slack.add_reaction(ANNA, old["channel"], old["ts"], "white_check_mark")
+    eventually(lambda: desk.rt.store.case_by_parent(old["channel"], old["ts"]).status == "resolved",
+               what="resolved")
+    clock.set(datetime(2026, 11, 20, 10, 0, tzinfo=UTC))
+    recent = desk.parent_of(desk.tweet("@Telekom_hilft my dsl from November"))  # the same customer, open
+    drained(desk)
+
+    clock.set(datetime(2026, 12, 3, 10, 0, tzinfo=UTC))  # 31 days after the resolve
+    eventually(lambda: "Erased on request" in said_all(desk, old), what="the old case erased")
+    drained(desk)
+    assert "router from October" not in everything_in_slack(desk) + everything_in_redis(desk)
+    assert "dsl from November" in desk.parent_text(recent)  # the open case is the customer's still
+    assert desk.rt.store.case_of_tweet(old_tweet) is None
+
+
+def said_all(desk: Desk, parent: dict) -> str:
+    """The parent's text and its thread's."""
+    thread = [desk.slack.message(parent["channel"], parent["ts"]) or {}, *desk.thread(parent)]
+    return " ".join(m.get("text", "") for m in thread)
+
+
+def test_logs_carry_ids_never_what_customers_wrote(make_desk, caplog) -> None:
+    with caplog.at_level("INFO"):
+        desk = make_desk(DMS_ON)
+        tweet, parent = claimed_case(desk, "@Telekom_hilft router dead at Geheimweg 7")
+        desk.tweet("@Telekom_hilft still dead, Geheimweg 7", in_reply_to=tweet)
+        desk.x.dms.send("My IBAN is on its way, Geheimweg 7", author="kunde_klaus")
+        desk.reply(ANNA, parent, "We'll send someone")
+        desk.x.wait_for_posts(1)
+        drained(desk)
+    assert "case.new" in caplog.text and tweet in caplog.text  # ids are there
+    assert "Geheimweg" not in caplog.text and "kunde_klaus" not in caplog.text

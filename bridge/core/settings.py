@@ -165,6 +165,7 @@ class PrivacySection(_Section):
     # Extra patterns, by the name an agent is told, e.g. {"customer number" = "\\b\\d{10}\\b"}.
     patterns: dict[str, Annotated[str, AfterValidator(lambda v: (re.compile(v), v)[1])]] = {}
     force_prefix: str = "!public"  # a reply starting with it is tweeted despite a hit; "" disables
+    retention_days: int = Field(0, ge=0, le=3650)  # resolved cases older than this are erased daily; 0: kept
 
 
 class RemindersSection(_Section):

@@ -11,14 +11,17 @@ and linked, for an admin to delete by hand.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.core import crash
 from bridge.core.log import kv
+from bridge.core.settings import Settings
 from bridge.slack.client import SlackError
 from bridge.slack.port import SlackPort
 from bridge.storage.customers import CustomerRecords, Plan
+from bridge.storage.lanes import Done
 from bridge.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -73,7 +76,7 @@ class Erasure:
         report = Report()
         for channel, ts in plan.parents:
             self._thread(channel, ts, report)
-        for channel in self.channels:
+        for channel in self.channels if plan.whole else []:  # some cases only: their handle stays in use
             self._mentions(channel, plan, report)
         if report.failed:
             return report  # Redis keeps what the next run needs to find those messages
@@ -133,3 +136,29 @@ def _names(message: dict[str, Any], plan: Plan) -> bool:
     shown = f"{message.get('text', '')} {message.get('blocks', '')}".replace("\u2060", "")  # mrkdwn's word joiner
     handles = [t for t in plan.traces if not t.isdigit() and " " not in t and len(t) < 30]
     return any(f"@{h}" in shown for h in handles)
+
+
+class RetentionJobs:
+    """``[privacy] retention_days``: once a day, cases resolved longer ago are erased as an erasure does."""
+
+    def __init__(self, store: Store, slack: SlackPort, settings: Settings, clock: Callable[[], float]) -> None:
+        self.store = store
+        self.slack = slack
+        self.settings = settings
+        self.clock = clock
+
+    def handlers(self) -> dict[str, Callable[[dict], Done]]:
+        return {"retention": self.retention}
+
+    def retention(self, job: dict) -> Done:
+        days = self.settings.privacy.retention_days
+        if not days:
+            return Done({"skipped": "retention is off"})
+        erasure = Erasure(self.store, self.slack, [])
+        cases = messages = 0
+        for customer, ids in erasure.records.resolved_before(self.clock() - days * 86400).items():
+            report = erasure.erase(erasure.records.plan(customer, only=ids))
+            cases, messages = cases + report.cases, messages + report.messages
+        log.info(kv("privacy.retention", days=days, cases=cases, messages=messages))
+        return Done({"cases": cases, "messages": messages})
+

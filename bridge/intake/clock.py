@@ -21,7 +21,7 @@ from bridge.core.hours import desk_zone, is_open
 from bridge.core.log import kv
 from bridge.core.settings import Settings
 from bridge.storage.loops import run_loop
-from bridge.storage.outbox import post_lane, x_lane
+from bridge.storage.outbox import post_lane, slack_lane, x_lane
 from bridge.storage.scripts import TAKE_REMINDERS, TAKE_SUMMARIES
 from bridge.storage.store import Store
 
@@ -75,6 +75,9 @@ class ClockLoop:
         self._once(f"followers:{hour}", x_lane("followers"), {"id": f"followers:{hour}", "kind": "followers"})
         digest = self.settings.digest
         local = datetime.fromtimestamp(now, desk_zone(self.settings))
+        if self.settings.privacy.retention_days:
+            today = local.date().isoformat()
+            self._once(f"retention:{today}", slack_lane("retention"), {"id": f"retention:{today}", "kind": "retention"})
         if digest.channel and local.strftime("%H:%M") >= digest.at:
             day = (local.date() - timedelta(days=1)).isoformat()
             self._once(f"digest:{day}", post_lane(digest.channel),

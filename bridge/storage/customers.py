@@ -41,6 +41,7 @@ class Plan:
     # What is theirs alone, looked for everywhere: their id, handle, media and picture URLs. Kept with the
     # plan while the erasure runs (a week at most), so that a second run finds what the first left.
     traces: list[str] = field(default_factory=list)
+    whole: bool = True  # all the customer's cases; False: some of them (retention), the customer stays
 
 
 def _batches(items: Iterable[str], size: int = 500) -> Iterator[list[str]]:
@@ -77,13 +78,15 @@ class CustomerRecords:
                         return str(user_id)
         return None
 
-    def plan(self, user_id: str) -> Plan:
-        """What is stored about ``user_id``: an erasure under way keeps its own plan."""
+    def plan(self, user_id: str, only: list[str] | None = None) -> Plan:
+        """What is stored about ``user_id`` (``only``: about those of their cases); an erasure under way
+        keeps its own plan."""
         kept = self.plan_at(self._plan_key(user_id))
         if kept:
             return kept
-        cases = (self.r.hget(*self.keys.customer(user_id)) or "").split()
-        plan = Plan(user_id, cases)
+        every = (self.r.hget(*self.keys.customer(user_id)) or "").split()
+        cases = [c for c in every if only is None or c in only]
+        plan = Plan(user_id, cases, whole=set(cases) >= set(every))
         wanted = set(cases)
         for family in ("tweets", "parents"):
             for key in self.r.scan_iter(f"{self.keys.p}{family}:*", count=1000):
@@ -122,7 +125,7 @@ class CustomerRecords:
             return None
         raw = json.loads(kept)
         return Plan(raw["user_id"], raw["cases"], raw["tweets"], [(c, t) for c, t in raw["parents"]],
-                    raw["since"], raw["traces"])
+                    raw["since"], raw["traces"], raw.get("whole", True))
 
     def begin(self, plan: Plan) -> None:
         self.r.set(self._plan_key(plan.user_id), json.dumps(asdict(plan)), ex=PLAN_TTL)
@@ -132,6 +135,17 @@ class CustomerRecords:
 
     def _plan_key(self, user_id: str) -> str:
         return self.keys.key("erasure", self.hashed(user_id))
+
+    def resolved_before(self, cutoff: float, limit: int = 500) -> dict[str, list[str]]:
+        """Cases resolved before ``cutoff``, by their customer's X user id (retention)."""
+        by_customer: dict[str, list[str]] = {}
+        for case_id in self.r.zrangebyscore(self.keys.resolved, "-inf", cutoff, start=0, num=limit):
+            customer = self.r.hget(self.keys.case(case_id), "customer_id")
+            if customer is None:
+                self.r.zrem(self.keys.resolved, case_id)  # gone already
+                continue
+            by_customer.setdefault(customer, []).append(case_id)
+        return by_customer
 
     def hashed(self, value: str) -> str:
         """``value`` as a salted hash: what may stay of an erased customer (audit, dedupe of their tweets)."""
@@ -184,15 +198,21 @@ class CustomerRecords:
             for case_id in plan.cases:
                 erased += 1
                 pipe.delete(self.keys.case(case_id), self.keys.lane(f"x:{case_id}"))
+                pipe.zrem(self.keys.resolved, case_id)
                 pipe.zrem(self.keys.unclaimed, case_id)
                 pipe.zrem(self.keys.waiting, case_id)
                 pipe.zrem(self.keys.queue, case_id)
                 if claimers[case_id]:
                     pipe.srem(self.keys.claims(claimers[case_id]), case_id)
-            pipe.hdel(*self.keys.customer(plan.user_id))
-            pipe.delete(self.keys.dm_ask(plan.user_id), self.keys.key("dmcase", plan.user_id))
+            if plan.whole:
+                pipe.hdel(*self.keys.customer(plan.user_id))
+                pipe.delete(self.keys.dm_ask(plan.user_id), self.keys.key("dmcase", plan.user_id))
             pipe.execute()
-        self._sweep(plan)
+        if plan.whole:
+            self._sweep(plan)
+        else:  # their other cases stay, and with them what says who they are
+            left = [c for c in (self.r.hget(*self.keys.customer(plan.user_id)) or "").split() if c not in plan.cases]
+            self.r.hset(*self.keys.customer(plan.user_id), " ".join(left))
         return erased
 
     def _sweep(self, plan: Plan) -> None:
