@@ -122,3 +122,16 @@ def test_cases_stored_by_an_earlier_version_are_found_after_the_upgrade(redis_ur
     second = Tweet(TweetId("2001"), "@Telekom_hilft new trouble", Author(UserId("77"), "k", "K"), TweetId("2001"))
     store.ingest(second, ChannelId("C1"), None, True)
     assert r.hget(*store.keys.customer("77")) == "1 2"  # the customer's history goes on from the old list
+
+
+def test_only_a_push_into_an_empty_lane_wakes_the_workers(redis_url: str) -> None:
+    """A lane that has jobs is known to the workers already: a backlog must not wake them per tweet."""
+    store = Store(redis.Redis.from_url(redis_url, decode_responses=True))
+    channel = ChannelId("C0DSLTEAM1")
+    customer = Author(UserId("7"), "kunde_klaus", "Klaus")
+    store.ingest(Tweet(TweetId("40"), "@Telekom_hilft help", customer, TweetId("40")), channel, None, True)
+    assert store.r.llen(store.keys.wake) == 1
+    store.outbox.lanes_due()  # the dispatcher's look: it sees the lane, and the token goes
+    store.ingest(Tweet(TweetId("41"), "@Telekom_hilft again", customer, TweetId("41")), channel, None, True)
+    assert store.r.llen(store.keys.wake) == 0 and store.outbox.depth(f"post:{channel}") == 2
+
