@@ -157,6 +157,8 @@ def _text_sections(text: str, ids: BlockIds, budget: int) -> list[Block]:
 
 def _fit(chars: list[str], limit: int) -> int:
     """How many of ``chars`` fit in ``limit`` once escaped (escaping a longer prefix is longer)."""
+    if _slack_len(escape_mrkdwn("".join(chars))) <= limit:
+        return len(chars)  # a tweet fits whole: no search (a dozen escapes of it, for every parent)
     lo, hi = 1, len(chars)
     while lo < hi:
         mid = (lo + hi + 1) // 2
