@@ -10,11 +10,11 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.core import crash
 from bridge.core.log import kv
-from bridge.core.models import Author, Case, CaseId, ChannelId, TweetId
+from bridge.core.models import Author, Case, CaseId, ChannelId, SlackTs, TweetId
 from bridge.core.settings import Settings
 from bridge.effects.case_history import CaseHistory
 from bridge.slack.blocks import followup_blocks, notice_blocks, parent_blocks
@@ -23,6 +23,9 @@ from bridge.slack.port import SlackPort
 from bridge.storage.lanes import Attempts, Done, NotYet, Park, PermanentFailure, Retry
 from bridge.storage.limits import SlackPace
 from bridge.storage.store import Store
+
+if TYPE_CHECKING:
+    from redis.client import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,7 @@ SLACK_BURST = 2
 JOINED_KNOWN = 3600.0
 
 Render = Callable[..., tuple[list[dict], str]]  # (images: bool) -> (blocks, fallback text)
+Record = Callable[["Pipeline", str], object]  # (transaction, ts): what a post's ts means, stored with its answer
 
 
 def job_error(exc: SlackError) -> Exception:
@@ -87,10 +91,11 @@ class SlackPosting:
         return case
 
     def parent(self, job: dict) -> Done:
-        case = self.case(job["case"])
+        case, tweet = self.store.case_with_first_tweet(CaseId(job["case"]))
+        if case is None:
+            raise PermanentFailure(f"case {job['case']} is not stored")
         if case.parent_ts:
             return Done({"ts": case.parent_ts})
-        tweet = self.store.tweet(case.first_tweet)
         if tweet is None:
             raise PermanentFailure(f"tweet {case.first_tweet} of case {case.id} is not stored")
         extra = self.history.blocks(case, tweet)
@@ -102,9 +107,14 @@ class SlackPosting:
 
         payload = {"case_id": case.id, "tweet_id": tweet.id}
         channel = case.channel
+
+        def record(posted_in: ChannelId) -> Record:  # the parent, in the transaction of the post's answer
+            return lambda pipe, ts: self.store.set_parent(case.id, posted_in, SlackTs(ts), pipe)
+
         self._join_once(channel)
         try:
-            ts = self.post_once(job, channel, render, event_type="xdesk_case", payload=payload)
+            ts = self.post_once(job, channel, render, event_type="xdesk_case", payload=payload,
+                                record=record(channel))
         except SlackError as exc:
             fallback = ChannelId(self.settings.slack.default_channel)
             if exc.error not in ("channel_not_found", "is_archived") or channel == fallback:
@@ -114,8 +124,7 @@ class SlackPosting:
                          fallback=fallback))
             channel = fallback
             ts = slack_call(lambda: self.post_once(job, fallback, render, event_type="xdesk_case",
-                                                     payload=payload))
-        self.store.set_parent(case.id, channel, ts)
+                                                     payload=payload, record=record(fallback)))
         log.info(kv("case.posted", case=case.id, tweet=tweet.id, channel=channel, ts=ts))
         return Done({"ts": ts})
 
@@ -176,20 +185,24 @@ class SlackPosting:
         self._joined[channel] = time.monotonic() + JOINED_KNOWN
 
     def post_once(self, job: dict, channel: str, render: Render, *, payload: dict,
-                   thread_ts: str | None = None, event_type: str = "xdesk_post") -> str:
+                  thread_ts: str | None = None, event_type: str = "xdesk_post", record: Record | None = None) -> str:
         """Post the job's message unless an earlier attempt already did.
 
         Slack takes no idempotency key: a post may succeed and the process die (or the answer get
         lost) before the ts is recorded. So every post carries its job id in its metadata, the first
         attempt leaves a mark in Redis, and a later attempt looks in Slack for the message first.
+        ``record`` stores what the post's ts means (a case's parent) with the mark of its answer.
         """
+
+        def answered(ts: str) -> None:
+            attempts.answered(None if record is None else lambda pipe: record(pipe, ts))
         attempts = Attempts(self.store.r, self.store.keys.attempt(job['id']))
         first = attempts.before()
         if first is not None:
             found = self.slack.find_posted(channel, job["id"], first - 60, thread_ts=thread_ts)
             if found:
                 log.info(kv("slack.post_reconciled", job=job["id"], channel=channel, ts=found))
-                attempts.answered()
+                answered(found)
                 return found
         if (wait := self.pace.take(channel)) > 0:
             raise NotYet(wait)  # the channel's lane waits exactly until Slack takes the next post
@@ -204,7 +217,7 @@ class SlackPosting:
                 if exc.answered:
                     attempts.refused()  # Slack said no: nothing was posted
                 raise
-            attempts.answered()
+            answered(ts)
             return ts
 
         try:

@@ -340,12 +340,15 @@ class Attempts:
         kept = self.r.hmget(self.key, list(now))
         return {name: value if value is not None else now[name] for name, value in zip(now, kept, strict=True)}
 
-    def answered(self) -> None:
+    def answered(self, record: Callable[[redis.client.Pipeline], object] | None = None) -> None:
         """The call was answered: it did what it did, so a later lookup has nothing to reconcile. The
-        mark stays an hour, for an answer recorded while its job was being taken over."""
+        mark stays an hour, for an answer recorded while its job was being taken over. ``record``
+        adds what the answer tells (a post's ts) to the same transaction: one round trip, not two."""
         with self.r.pipeline(transaction=True) as pipe:
             pipe.hdel(self.key, "sent")
             pipe.expire(self.key, 3600)
+            if record is not None:
+                record(pipe)
             pipe.execute()
 
     def refused(self) -> None:

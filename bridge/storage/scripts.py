@@ -116,6 +116,14 @@ wake()
 return {outcome, case_id, channel}
 """
 
+# A case's hash (flat) and its first tweet ('' when either is missing).
+CASE_WITH_FIRST_TWEET = """
+local p, case_id = ARGV[1], ARGV[2]
+local h = redis.call('HGETALL', p..'case:'..case_id)
+local first = redis.call('HGET', p..'case:'..case_id, 'first_tweet')
+return {h, first and redis.call('GET', p..'tweetdata:'..first) or ''}
+"""
+
 # Claim only if nobody holds the case: of two agents reacting at once exactly one wins.
 CLAIM = """
 local ck = KEYS[1]

@@ -43,7 +43,7 @@ from bridge.core.models import (
 from bridge.storage.keys import PREFIX, Keys
 from bridge.storage.limits import XBudget
 from bridge.storage.outbox import Job, Outbox
-from bridge.storage.scripts import ANSWERED, CLAIM, FORWARD, INGEST, RELEASE, SET_STATUS
+from bridge.storage.scripts import ANSWERED, CASE_WITH_FIRST_TWEET, CLAIM, FORWARD, INGEST, RELEASE, SET_STATUS
 
 EVENT_TTL = 7 * 24 * 3600
 CUSTOMER_DELETED = "customer_deleted"  # the case field naming the customer tweet deleted on X
@@ -77,6 +77,7 @@ class Store:
         self._set_status = client.register_script(SET_STATUS)
         self._forward = client.register_script(FORWARD)
         self._answered = client.register_script(ANSWERED)
+        self._case_with_first_tweet = client.register_script(CASE_WITH_FIRST_TWEET)
 
     # -- X to Slack --------------------------------------------------------------------------
 
@@ -135,11 +136,14 @@ class Store:
         value = self.r.hget(*self.keys.tweet(tweet_id))
         return CaseId(value) if value else None
 
-    def set_parent(self, case_id: CaseId, channel: ChannelId, ts: SlackTs) -> None:
-        with self.r.pipeline(transaction=True) as pipe:
-            pipe.hset(self.keys.case(case_id), mapping={"parent_ts": ts, "channel": channel})
-            pipe.hset(*self.keys.parent(channel, ts), case_id)
-            pipe.execute()
+    def set_parent(self, case_id: CaseId, channel: ChannelId, ts: SlackTs,
+                   pipe: redis.client.Pipeline | None = None) -> None:
+        """Record the case's parent; in ``pipe`` (a transaction the caller executes) when given."""
+        target = pipe if pipe is not None else self.r.pipeline(transaction=True)
+        target.hset(self.keys.case(case_id), mapping={"parent_ts": ts, "channel": channel})
+        target.hset(*self.keys.parent(channel, ts), case_id)
+        if pipe is None:
+            target.execute()
 
     def link_brand_tweet(self, case_id: CaseId, tweet_id: TweetId) -> None:
         """The brand's reply belongs to the case, so the customer's answer to it joins the case."""
@@ -150,6 +154,14 @@ class Store:
     def case(self, case_id: CaseId) -> Case | None:
         raw = self.r.hgetall(self.keys.case(case_id))
         return case_from_hash(case_id, raw) if raw else None
+
+    def case_with_first_tweet(self, case_id: CaseId) -> tuple[Case | None, Tweet | None]:
+        """The case and its first tweet in one round trip (a parent is built from both)."""
+        flat, raw = self._case_with_first_tweet(args=[self.p, case_id])
+        if not flat:
+            return None, None
+        case = case_from_hash(case_id, dict(zip(flat[::2], flat[1::2], strict=True)))
+        return case, tweet_from_json(raw) if raw else None
 
     def case_by_parent(self, channel: str, ts: str) -> Case | None:
         case_id = self.r.hget(*self.keys.parent(channel, ts))
