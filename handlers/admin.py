@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App
 
+from bridge.desk.admin import ERASE_ACTION
 from bridge.desk.admin_home import ACTIONS, CALLBACK, AdminHome
 from bridge.desk.desk import Desk
 
@@ -21,6 +22,13 @@ def register(app: App, desk: Desk) -> None:
         def clicked(ack: Ack, body: dict, action: dict) -> None:
             ack()
             home.open_modal(body["user"]["id"], action["action_id"], body.get("trigger_id", ""))
+
+    @app.action(ERASE_ACTION)
+    def erase(ack: Ack, body: dict, action: dict, respond) -> None:
+        ack()
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
+        respond(text=desk.admin.erase_confirmed(body["user"]["id"], str(action.get("value", "")), channel),
+                replace_original=True)
 
     @app.view(CALLBACK)
     def submitted(ack: Ack, body: dict, view: dict) -> None:

@@ -9,7 +9,6 @@ import redis
 
 from bridge.core.models import Author, Case, CaseId, ChannelId, SlackUserId, Tweet, TweetId, UserId
 from bridge.core.settings import Environment
-from bridge.intake import deletions as customer_gone
 from bridge.intake.deletions import DeletionWatch
 from bridge.slack.blocks import parent_blocks
 from bridge.storage.store import Store
@@ -22,10 +21,11 @@ def queued_ids(store: Store) -> list[str]:
             for raw in store.r.lrange(f"{store.p}lane:{lane}", 0, -1)]
 
 
-def test_a_customer_deleting_their_tweet_shows_on_the_parent_with_one_notice(
-        make_desk, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(customer_gone, "CHECK_INTERVAL", 0.2)
-    desk = make_desk()
+QUICK_WATCH = "\n[privacy]\ndeleted_check_interval = 0.2\n"
+
+
+def test_a_customer_deleting_their_tweet_shows_on_the_parent_with_one_notice(make_desk) -> None:
+    desk = make_desk(QUICK_WATCH)
     customer, parent = claimed_case(desk)
     desk.x.delete_tweet(customer)
 
@@ -74,12 +74,14 @@ def test_the_deletion_watch_asks_x_a_hundred_ids_at_a_time_and_marks_each_case_o
 
     watch.check_once()
     lookups = [r for r in x_emu.requests if r.path == "/2/tweets"]
-    assert sorted(len(r.query["ids"].split(",")) for r in lookups) == [49, 100]  # the resolved case is skipped
+    # Every stored tweet is looked at, a resolved case's too: what X no longer shows must leave the desk.
+    assert sorted(len(r.query["ids"].split(",")) for r in lookups) == [50, 100]
     marked = {t for t in ids if (store.case(store.case_of_tweet(TweetId(t))).extra.get("customer_deleted"))}
-    assert marked == {ids[0], ids[120]}
+    assert marked == {ids[0], ids[5], ids[120]}
     queued = queued_ids(store)
     assert sorted(j for j in queued if "custdel" in j) == sorted(
-        f"{kind}:custdel:{t}" for t in (ids[0], ids[120]) for kind in ("update", "notice"))
+        f"{kind}:custdel:{t}" for t in (ids[0], ids[5], ids[120]) for kind in ("update", "notice"))
+    assert store.tweet(TweetId(ids[5])).text == ""  # type: ignore[union-attr]  # its text left Redis at once
 
     store.r.delete("xdesk:deletions:turn")  # the next round's turn, without waiting for it
     watch.check_once()
@@ -104,3 +106,29 @@ def test_what_the_parent_says_of_a_deleted_customer_tweet(deleted: str | None, l
     blocks, _ = parent_blocks(case, first, brand_username="Telekom_hilft")
     text = block_text(blocks)
     assert (shown in text) if shown else ("customer deleted" not in text)
+
+
+def test_a_deleted_tweet_leaves_slack_and_redis_its_text_and_media_and_a_reply_still_works(make_desk) -> None:
+    desk = make_desk(QUICK_WATCH)
+    first = desk.tweet("@Telekom_hilft my router shows error 0x55", media=[("photo", "https://pbs.twimg.com/media/err55.jpg")])
+    parent = desk.parent_of(first)
+    later = desk.tweet("@Telekom_hilft and my PIN is 1234", in_reply_to=first)
+    desk.wait_for(lambda: any("PIN is 1234" in block_text(m.get("blocks") or []) for m in desk.thread(parent)))
+    desk.claim(ANNA, parent)
+    desk.wait_for(lambda: desk.claimed_by(parent, ANNA))
+
+    def everywhere() -> str:
+        slack = json.dumps([desk.slack.message(parent["channel"], parent["ts"]), desk.thread(parent)])
+        r = desk.rt.redis
+        stored = " ".join(str(r.get(k)) for k in r.scan_iter("xdesk:tweetdata:*"))
+        return slack + stored
+
+    assert "PIN is 1234" in everywhere() and "err55.jpg" in everywhere()
+    desk.x.delete_tweet(later)
+    desk.x.delete_tweet(first)
+    desk.wait_for(lambda: "PIN is 1234" not in everywhere() and "error 0x55" not in everywhere(), timeout=20)
+    assert "err55.jpg" not in everywhere()
+    assert "The customer deleted this tweet on X." in json.dumps(desk.thread(parent))
+    drained(desk)
+    desk.reply(ANNA, parent, "Sorry to see you go")  # answering the case still works as before
+    desk.wait_for(lambda: bool(notices(desk, parent, "Not tweeted")) or bool(desk.x.posted))

@@ -156,3 +156,29 @@ def test_logs_carry_ids_never_what_customers_wrote(make_desk, caplog) -> None:
         drained(desk)
     assert "case.new" in caplog.text and tweet in caplog.text  # ids are there
     assert "Geheimweg" not in caplog.text and "kunde_klaus" not in caplog.text
+
+
+def test_an_admin_erases_a_customer_from_slack_after_confirming(two_customers) -> None:
+    from tests.harness import ADMIN, said
+
+    desk, ids = two_customers
+    assert desk.slack.command(ANNA, GENERAL, "erase kundin_erika")[1] == "Only admins may erase a customer's data."
+    status, body = desk.slack.command(ADMIN, GENERAL, "erase @kundin_erika")
+    prompt = json.loads(body)
+    assert status == 200 and "This cannot be undone" in prompt["text"]
+    [button] = [e for b in prompt["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert button["value"] == "@kundin_erika" and button["confirm"]  # Slack asks once more before it sends
+    assert "kundin_erika" in everything_in_redis(desk)  # nothing happens before the click
+
+    click = {"type": "block_actions", "user": {"id": ADMIN}, "channel": {"id": GENERAL},
+             "container": {"type": "message", "is_ephemeral": True, "channel_id": GENERAL},
+             "actions": [{"type": "button", "action_id": "xdesk_erase_confirm", "value": button["value"]}]}
+    desk.slack.interact(click)
+    desk.slack.interact(click)  # a double click erases once
+    desk.wait_for(lambda: any("erased 3 case(s)" in said(e) for e in desk.slack.ephemerals if e["user"] == ADMIN))
+    drained(desk)
+    told = [r["body"].get("text", "") for r in desk.slack.responded]
+    assert "Erasing: you'll be told here when it is done." in told and any("under way already" in t for t in told)
+    for trace in (ERIKA["username"], ERIKA["name"], ids["id"], "0815-4711"):
+        assert trace not in everything_in_redis(desk) + everything_in_slack(desk), trace
+    assert "erased 3 case(s)" in desk.rt.redis.lrange("xdesk:config:audit", 0, 0)[0]

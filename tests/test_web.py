@@ -104,3 +104,29 @@ def test_thirty_agents_acting_at_the_same_moment_are_served_at_once(make_desk, s
     for thread in threads:
         thread.join(timeout=30)
     assert all(answers[u] == (200, "Only admins may read the audit log.") for u in agents), answers
+
+
+def test_in_socket_mode_readiness_follows_the_socket(make_desk) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    from tests.harness import eventually
+
+    desk = make_desk(text=BASE_SETTINGS.replace('mode = "http"', 'mode = "socket"'), app_token=True)
+    assert desk.slack.wait_for(lambda: desk.slack.socket_connected, timeout=15)
+
+    def ready() -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{desk.port}/readyz", timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    eventually(lambda: ready()[0] == 200, what="ready")
+    desk.slack.fail_next("apps.connections.open", status=500, times=1000)  # Slack won't take it back
+    desk.slack.drop_sockets()
+    eventually(lambda: ready()[1].get("not_ready", {}).get("socket_mode") == "not connected", what="not ready")
+    assert ready()[0] == 503
+    desk.slack.clear_faults()
+    eventually(lambda: ready()[0] == 200, timeout=30, what="ready again")

@@ -222,7 +222,7 @@ class Runtime:
             threads.append(threading.Thread(target=poller.run, args=(stop,), name=f"poll-{poller.source}"))
         threads.append(threading.Thread(target=ClockLoop(self.store, settings, revive).run, args=(stop,),
                                         name="clock"))
-        watch = DeletionWatch(self.store, self.x, revive=revive)
+        watch = DeletionWatch(self.store, self.x, interval=settings.privacy.deleted_check_interval, revive=revive)
         threads.append(threading.Thread(target=watch.run, args=(stop,), name="deletions"))
         lanes = LaneWorker(self.store.outbox, handlers, revive, threads=LANE_THREADS)
         threads.append(threading.Thread(target=lanes.run, args=(stop,), name="lanes"))

@@ -54,6 +54,8 @@ class Tweet:
     mentions: tuple[str, ...] = ()  # usernames mentioned, lower case, without "@"
     # A private direct message (its id a DM event id), not a public post: it has no link on X.
     direct: bool = False
+    # Deleted on X (or no longer visible to the brand): its text and media are gone from the desk too.
+    gone: bool = False
 
     @property
     def referenced(self) -> tuple[TweetId, ...]:

@@ -166,6 +166,8 @@ class PrivacySection(_Section):
     patterns: dict[str, Annotated[str, AfterValidator(lambda v: (re.compile(v), v)[1])]] = {}
     force_prefix: str = "!public"  # a reply starting with it is tweeted despite a hit; "" disables
     retention_days: int = Field(0, ge=0, le=3650)  # resolved cases older than this are erased daily; 0: kept
+    # Seconds between two looks at X for deleted tweets; X bills a post read once per UTC day.
+    deleted_check_interval: float = Field(60, ge=0.1, le=3600)
 
 
 class RemindersSection(_Section):

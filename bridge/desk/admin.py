@@ -30,7 +30,7 @@ from bridge.desk.roles import Roles
 from bridge.slack.client import SlackError
 from bridge.slack.port import SlackPort
 from bridge.storage.desk_config import DeskConfig, LiveSettings, Snapshot
-from bridge.storage.outbox import post_lane
+from bridge.storage.outbox import post_lane, slack_lane
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,13 @@ HELP = """Admins change the desk here; everyone may look:
 • `/xdesk agents`; """ + " and ".join(FORMS[k] for k in ("agent add", "agent remove")) + """
 • `/xdesk hours`; """ + FORMS["hours"] + "; " + FORMS["holiday"] + """
 • `/xdesk audit`: the last 20 changes; `/xdesk config`: the desk as settings.toml text, to commit back
+• `/xdesk erase HANDLE`: erase everything stored about an X user (asks to confirm)
 The same changes can be made by clicking, in xdesk's App Home."""
 LISTS = ("keywords", "hashtags", "languages")
 CHANNEL = re.compile(r"^<#([CG][A-Z0-9]{2,})(?:\|[^>]*)?>$|^([CG][A-Z0-9]{2,})$")
 USER = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
 CONFLICT_TRIES = 3
+ERASE_ACTION = "xdesk_erase_confirm"
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,43 @@ class DeskAdmin:
             return "Only admins may read the configuration."
         return "The desk's configuration now, as `settings.toml` (commit it to make it the base):\n```\n" + \
             as_toml(self.live.now, self.live.version) + "```"
+
+    # -- erasing a customer (SPEC "Personal data") ---------------------------------------------------
+
+    def erase_prompt(self, user: str, handle: str) -> dict[str, Any]:
+        """The answer to ``/xdesk erase HANDLE``: a button to confirm, for admins."""
+        handle = unescape(handle.strip())
+        if not self.roles.is_admin(user):
+            return {"text": "Only admins may erase a customer's data."}
+        if not re.fullmatch(r"@?\w{1,15}|\d{1,20}", handle):
+            return {"text": "Use `/xdesk erase HANDLE` with an X username (with or without @) or a numeric X user id."}
+        shown = escape_mrkdwn(handle)
+        text = (f"Erase everything stored about *{shown}*? Their cases and messages leave Redis, and every message "
+                "the bot posted for them in Slack becomes \"Erased on request\". This cannot be undone.")
+        return {"text": text, "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            {"type": "actions", "elements": [{
+                "type": "button", "action_id": ERASE_ACTION, "style": "danger", "value": handle,
+                "text": {"type": "plain_text", "text": "Erase"},
+                "confirm": {"title": {"type": "plain_text", "text": "Erase for good?"},
+                            "text": {"type": "plain_text", "text": f"Everything of {handle} is erased."},
+                            "confirm": {"type": "plain_text", "text": "Erase"},
+                            "deny": {"type": "plain_text", "text": "Keep"}}}]}]}
+
+    def erase_confirmed(self, user: str, handle: str, channel: str) -> str:
+        """The admin pressed Erase: the erasure is queued for a worker (it takes many Slack calls), once."""
+        if not self.roles.is_admin(user):
+            return "Only admins may erase a customer's data."
+        store = self.config.store
+        request = hashlib.sha256(f"{handle.casefold().removeprefix('@')}".encode()).hexdigest()[:24]
+        job = {"id": f"erase:{request}:{int(self.clock())}", "kind": "erase", "request": request, "by": user,
+               "channel": channel}
+        queued = store.queue_once(store.keys.key("once", "erase", request), [(slack_lane("erase"), job)], ttl=600,
+                                  also=lambda pipe: pipe.set(store.keys.key("eraserequest", request), handle,
+                                                             ex=3600))
+        log.info(kv("privacy.erase_requested", user=user, queued=queued))
+        return ("Erasing: you'll be told here when it is done." if queued
+                else "That erasure is under way already: you'll be told here when it is done.")
 
     # -- changing ----------------------------------------------------------------------------------
 

@@ -17,10 +17,13 @@ from typing import Any
 
 from bridge.core import crash
 from bridge.core.log import kv
+from bridge.core.mrkdwn import escape_mrkdwn
 from bridge.core.settings import Settings
+from bridge.effects.jobs import ephemeral_job
 from bridge.slack.client import SlackError
 from bridge.slack.port import SlackPort
 from bridge.storage.customers import CustomerRecords, Plan
+from bridge.storage.desk_config import DeskConfig
 from bridge.storage.lanes import Done
 from bridge.storage.store import Store
 
@@ -161,4 +164,36 @@ class RetentionJobs:
             cases, messages = cases + report.cases, messages + report.messages
         log.info(kv("privacy.retention", days=days, cases=cases, messages=messages))
         return Done({"cases": cases, "messages": messages})
+
+
+class EraseJobs:
+    """``/xdesk erase``: the erasure an admin confirmed in Slack, run by a worker; the admin is told how it went."""
+
+    def __init__(self, store: Store, slack: SlackPort, settings: Settings, clock: Callable[[], float]) -> None:
+        self.store = store
+        self.slack = slack
+        self.settings = settings
+        self.clock = clock
+
+    def handlers(self) -> dict[str, Callable[[dict], Done]]:
+        return {"erase": self.erase}
+
+    def erase(self, job: dict) -> Done:
+        key = self.store.keys.key("eraserequest", job["request"])
+        handle = self.store.r.get(key)
+        if handle is None:
+            return Done({"skipped": "done before"})  # this job ran already, and its answer went out
+        channels = sorted({self.settings.slack.default_channel, *(t.channel for t in self.settings.topics)})
+        erasure = Erasure(self.store, self.slack, channels)
+        plan = erasure.find(handle)
+        if plan is None or not (plan.cases or plan.tweets):
+            lines = [f"nothing stored for {handle}"]
+        else:
+            report = erasure.erase(plan)
+            lines = report.lines(handle)
+            DeskConfig(self.store).note(job["by"], f"erased {report.cases} case(s) of a customer and "
+                                        f"{report.messages} Slack message(s)", self.clock())
+        self.store.r.delete(key)
+        text = "\n".join(escape_mrkdwn(line) if i == 0 else line for i, line in enumerate(lines))
+        return Done({"erased": True}, [ephemeral_job(job["channel"], job["by"], text)])
 

@@ -119,6 +119,8 @@ def gone_jobs(case: Case, tweet_id: TweetId, how: str = "deleted") -> list[Queue
             "so it can no longer be answered there. A new tweet from them joins this case as usual.")
     return [
         (slack_lane(case.channel), {"id": f"update:custdel:{tweet_id}", "kind": "update", "case": case.id}),
+        # Its text and media leave every other message that shows it: a follow-up, a moved copy.
+        (slack_lane(case.channel), {"id": f"scrub:{tweet_id}", "kind": "scrub", "case": case.id, "tweet": tweet_id}),
         notice_job(case, f"custdel:{tweet_id}", text),
     ]
 

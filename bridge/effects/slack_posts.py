@@ -10,11 +10,11 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge.core import crash
 from bridge.core.log import kv
-from bridge.core.models import Author, Case, CaseId, ChannelId, TweetId
+from bridge.core.models import Author, Case, CaseId, ChannelId, SlackTs, TweetId
 from bridge.core.settings import Settings
 from bridge.effects.case_history import CaseHistory
 from bridge.slack.blocks import followup_blocks, notice_blocks, parent_blocks
@@ -23,6 +23,9 @@ from bridge.slack.port import SlackPort
 from bridge.storage.lanes import Attempts, Done, NotYet, Park, PermanentFailure, Retry
 from bridge.storage.limits import SlackPace
 from bridge.storage.store import Store
+
+if TYPE_CHECKING:
+    from redis.client import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,7 @@ SLACK_BURST = 2
 JOINED_KNOWN = 3600.0
 
 Render = Callable[..., tuple[list[dict], str]]  # (images: bool) -> (blocks, fallback text)
+Record = Callable[["Pipeline", str], object]  # (transaction, ts): what a post's ts means, stored with its answer
 
 
 def job_error(exc: SlackError) -> Exception:
@@ -79,6 +83,7 @@ class SlackPosting:
             "notice": self.notice,
             "update": self.update,
             "audit": self.audit,
+            "scrub": self.scrub,
         }
 
     def case(self, case_id: str) -> Case:
@@ -88,10 +93,11 @@ class SlackPosting:
         return case
 
     def parent(self, job: dict) -> Done:
-        case = self.case(job["case"])
+        case, tweet = self.store.case_with_first_tweet(CaseId(job["case"]))
+        if case is None:
+            raise PermanentFailure(f"case {job['case']} is not stored")
         if case.parent_ts:
             return Done({"ts": case.parent_ts})
-        tweet = self.store.tweet(case.first_tweet)
         if tweet is None:
             raise PermanentFailure(f"tweet {case.first_tweet} of case {case.id} is not stored")
         extra = self.history.blocks(case, tweet)
@@ -103,9 +109,14 @@ class SlackPosting:
 
         payload = {"case_id": case.id, "tweet_id": tweet.id}
         channel = case.channel
+
+        def record(posted_in: ChannelId) -> Record:  # the parent, in the transaction of the post's answer
+            return lambda pipe, ts: self.store.set_parent(case.id, posted_in, SlackTs(ts), pipe)
+
         self.join_once(channel)
         try:
-            ts = self.post_once(job, channel, render, event_type="xdesk_case", payload=payload)
+            ts = self.post_once(job, channel, render, event_type="xdesk_case", payload=payload,
+                                record=record(channel))
         except SlackError as exc:
             fallback = ChannelId(self.settings.slack.default_channel)
             if exc.error not in ("channel_not_found", "is_archived") or channel == fallback:
@@ -115,8 +126,7 @@ class SlackPosting:
                          fallback=fallback))
             channel = fallback
             ts = slack_call(lambda: self.post_once(job, fallback, render, event_type="xdesk_case",
-                                                     payload=payload))
-        self.store.set_parent(case.id, channel, ts)
+                                                     payload=payload, record=record(fallback)))
         log.info(kv("case.posted", case=case.id, tweet=tweet.id, channel=channel, ts=ts))
         return Done({"ts": ts})
 
@@ -144,6 +154,24 @@ class SlackPosting:
         ts = slack_call(lambda: self.post_once(job, case.channel, lambda images=True: notice_blocks(text),
                                                  thread_ts=case.parent_ts, payload={"case_id": case.id}))
         return Done({"ts": ts})
+
+    def scrub(self, job: dict) -> Done:
+        """A customer's tweet X no longer shows: every message of the bot's that shows it, but the case's
+        parent (which its update job shows anew), is shown again without its text and media."""
+        case, tweet = self.case(job["case"]), self.store.tweet(TweetId(job["tweet"]))
+        if tweet is None:
+            return Done({"skipped": "tweet not stored"})
+        blocks, text = followup_blocks(tweet)
+        scrubbed = 0
+        for channel, ts in self.store.parents_of(case.id):
+            for message in slack_call(lambda c=channel, t=ts: self.slack.replies(c, t)):
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                current = channel == case.channel and message.get("ts") == case.parent_ts
+                if message.get("bot_id") and payload.get("tweet_id") == tweet.id and not current:
+                    slack_call(lambda c=channel, m=message: self.slack.update(c, m["ts"], text, blocks))
+                    scrubbed += 1
+        log.info(kv("case.tweet_scrubbed", case=case.id, tweet=tweet.id, messages=scrubbed))
+        return Done({"messages": scrubbed})
 
     def audit(self, job: dict) -> Done:
         """An admin's change, posted in ``[slack] audit_channel`` (bridge/desk/admin.py)."""
@@ -185,20 +213,24 @@ class SlackPosting:
         self._joined[channel] = time.monotonic() + JOINED_KNOWN
 
     def post_once(self, job: dict, channel: str, render: Render, *, payload: dict,
-                   thread_ts: str | None = None, event_type: str = "xdesk_post") -> str:
+                  thread_ts: str | None = None, event_type: str = "xdesk_post", record: Record | None = None) -> str:
         """Post the job's message unless an earlier attempt already did.
 
         Slack takes no idempotency key: a post may succeed and the process die (or the answer get
         lost) before the ts is recorded. So every post carries its job id in its metadata, the first
         attempt leaves a mark in Redis, and a later attempt looks in Slack for the message first.
+        ``record`` stores what the post's ts means (a case's parent) with the mark of its answer.
         """
+
+        def answered(ts: str) -> None:
+            attempts.answered(None if record is None else lambda pipe: record(pipe, ts))
         attempts = Attempts(self.store.r, self.store.keys.attempt(job['id']))
         first = attempts.before()
         if first is not None:
             found = self.slack.find_posted(channel, job["id"], first - 60, thread_ts=thread_ts)
             if found:
                 log.info(kv("slack.post_reconciled", job=job["id"], channel=channel, ts=found))
-                attempts.answered()
+                answered(found)
                 return found
         if (wait := self.pace.take(channel)) > 0:
             raise NotYet(wait)  # the channel's lane waits exactly until Slack takes the next post
@@ -213,7 +245,7 @@ class SlackPosting:
                 if exc.answered:
                     attempts.refused()  # Slack said no: nothing was posted
                 raise
-            attempts.answered()
+            answered(ts)
             return ts
 
         try:

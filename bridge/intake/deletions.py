@@ -64,6 +64,37 @@ class DeletionWatch:
         return self.interval
 
     def _watched(self) -> dict[str, CaseId]:
+        """Tweet -> case: the latest customer tweet of the newest cases not resolved nor marked yet, and the
+        next stored tweets in turn, so that every stored tweet is looked at well within a day (X's developer
+        terms: content deleted on X leaves within 24 hours)."""
+        watched = self._latest()
+        watched.update(self._in_turn(MAX_CASES))
+        return watched
+
+    def _in_turn(self, count: int) -> dict[str, CaseId]:
+        """The next ``count`` stored customer tweets, from where the last round stopped (a cursor in Redis)."""
+        r, keys = self.store.r, self.store.keys
+        cursor = int(r.get(keys.key("deletions", "cursor")) or 0)
+        found: list[str] = []
+        while len(found) < count:
+            cursor, batch = r.scan(cursor, match=f"{keys.p}tweetdata:*", count=1000)
+            found += [key.rsplit(":", 1)[-1] for key in batch]
+            if cursor == 0:
+                break
+        r.set(keys.key("deletions", "cursor"), cursor)
+        with r.pipeline(transaction=False) as pipe:
+            for tweet_id in found:
+                pipe.hget(*keys.tweet(tweet_id))
+                pipe.get(keys.tweetdata(tweet_id))
+            rows = pipe.execute()
+        out = {}
+        for tweet_id, case_id, raw in zip(found, rows[::2], rows[1::2], strict=True):
+            # DMs have no post for X to look up; a tweet gone already is gone.
+            if case_id and raw and '"direct":true' not in raw and '"gone":true' not in raw:
+                out[tweet_id] = CaseId(case_id)
+        return out
+
+    def _latest(self) -> dict[str, CaseId]:
         """Latest customer tweet -> case, for the newest cases that are not resolved nor marked yet."""
         newest = int(self.store.r.get(self.store.keys.case_seq) or 0)
         case_ids = [str(n) for n in range(newest, max(0, newest - MAX_CASES), -1)]

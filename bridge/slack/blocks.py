@@ -157,6 +157,8 @@ def _text_sections(text: str, ids: BlockIds, budget: int) -> list[Block]:
 
 def _fit(chars: list[str], limit: int) -> int:
     """How many of ``chars`` fit in ``limit`` once escaped (escaping a longer prefix is longer)."""
+    if _slack_len(escape_mrkdwn("".join(chars))) <= limit:
+        return len(chars)  # a tweet fits whole: no search (a dozen escapes of it, for every parent)
     lo, hi = 1, len(chars)
     while lo < hi:
         mid = (lo + hi + 1) // 2
@@ -276,10 +278,18 @@ def parent_blocks(
     )
     media = _media_blocks(tweet, ids, images)
     budget = min(MAX_TEXT_SECTIONS, MAX_BLOCKS - 1 - len(media) - len(tail))
-    text = _text_sections(tweet.text, ids, budget)
+    text = _gone(ids) if tweet.gone else _text_sections(tweet.text, ids, budget)
     what = "direct message" if tweet.direct else "case"
-    fallback = f"New {what} from {tweet.author.name} (@{author.username}): {tweet.text}"
+    fallback = f"New {what} from {tweet.author.name} (@{author.username}): {GONE if tweet.gone else tweet.text}"
     return [head, *text, *media, *tail], escape_mrkdwn(_truncate(" ".join(fallback.split()), 300))
+
+
+GONE = "The customer deleted this tweet on X."
+
+
+def _gone(ids: BlockIds) -> list[Block]:
+    """In place of a tweet X no longer shows: its text and media leave Slack (X's developer terms)."""
+    return [{"type": "section", "block_id": ids("text0"), "text": _mrkdwn(f"_{GONE}_")}]
 
 
 def followup_blocks(tweet: Tweet, *, images: bool = True) -> tuple[list[Block], str]:
@@ -307,8 +317,9 @@ def followup_blocks(tweet: Tweet, *, images: bool = True) -> tuple[list[Block], 
     ]
     foot = foot if link else []
     budget = min(MAX_TEXT_SECTIONS, MAX_BLOCKS - 1 - len(media) - len(foot))
-    blocks += [*_text_sections(tweet.text, ids, budget), *media, *foot]
-    fallback = f"{tweet.author.name} (@{tweet.author.username}): {tweet.text}"
+    text = _gone(ids) if tweet.gone else _text_sections(tweet.text, ids, budget)
+    blocks += [*text, *media, *foot]
+    fallback = f"{tweet.author.name} (@{tweet.author.username}): {GONE if tweet.gone else tweet.text}"
     return blocks, escape_mrkdwn(_truncate(" ".join(fallback.split()), 300))
 
 

@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +44,11 @@ JOBS_PER_LEASE = 20
 # bridge cannot read) before its lane is parked: a few, in case it was a moment's trouble.
 PARK_AFTER = 3
 PARK_RETRY = 30.0  # seconds between those tries
+# A lane whose next job is held back this long at most (Slack's pace between posts in a channel, about a
+# second) keeps its thread and lease until then, while the pool has a thread to spare: handing it back
+# and taking it again cost a wake-up of the dispatcher, a look at every lane, a hand-over to the pool,
+# a release and a lease for every post of a backlog (bench/perf.py: a fifth of a tweet's CPU).
+HOLD_FOR = 1.5
 
 
 @dataclass
@@ -83,6 +88,8 @@ Handler = Callable[[Job], Done]
 
 # What working a lane came to (LaneWorker._work).
 _HELD, _IDLE, _WORKED, _MORE = "held", "idle", "worked", "more"
+# What waiting for a lane's pace came to (LaneWorker._hold).
+_NOW, _LATER, _WANTED = "now", "later", "wanted"
 
 
 class LaneWorker:
@@ -106,6 +113,8 @@ class LaneWorker:
         self._lock = threading.Lock()
         self._busy: set[str] = set()  # lanes handed to a thread of the pool and not finished
         self._again: set[str] = set()  # busy lanes seen due again: their thread looks once more
+        self._holding: dict[str, float] = {}  # lanes whose thread waits for their pace, and until when
+        self._wanted = threading.Condition(self._lock)  # a holding thread is wanted by another lane, or stop
 
     def run(self, stop: threading.Event) -> None:
         def idle(wait: float) -> None:
@@ -116,6 +125,8 @@ class LaneWorker:
             return
         with ThreadPoolExecutor(self.threads, thread_name_prefix="lane") as pool:  # on stop: lets them finish
             run_loop("lanes", lambda: self._dispatch(pool, stop), stop, idle=idle, revive=self.revive)
+            with self._wanted:
+                self._wanted.notify_all()  # threads waiting for a pace stop waiting
 
     def run_once(self) -> float:
         """Work every lane that is ready; return how long until one may be ready again."""
@@ -127,11 +138,13 @@ class LaneWorker:
             worked |= outcome == _WORKED
         return 0.0 if worked else soonest
 
-    def _due(self) -> tuple[float, list[str]]:
-        """The lanes that may be worked now, and how long until the soonest other one may."""
+    def _due(self, skip: Collection[str] = ()) -> tuple[float, list[str]]:
+        """The lanes that may be worked now, and how long until the soonest other one (not in ``skip``) may."""
         soonest, due = 5.0, []
         now = time.time()
         for lane, not_before in self.outbox.lanes_due().items():  # one round trip for every lane's pace
+            if lane in skip:
+                continue
             if not_before > now:
                 soonest = min(soonest, not_before - now)
             else:
@@ -139,13 +152,21 @@ class LaneWorker:
         return soonest, due
 
     def _dispatch(self, pool: ThreadPoolExecutor, stop: threading.Event) -> float:
-        soonest, due = self._due()
+        with self._lock:
+            holding = dict(self._holding)
+        # A lane whose thread waits for its pace is that thread's to work: no wake-up here for it.
+        soonest, due = self._due(skip=holding)
         for lane in due:
             with self._lock:
                 if lane in self._busy:
-                    self._again.add(lane)  # a push its thread may have read the lane before
+                    if lane not in self._holding:  # a holding thread reads the lane again anyway
+                        self._again.add(lane)  # a push its thread may have read the lane before
                     continue
                 self._busy.add(lane)
+                if len(self._busy) > self.threads and self._holding:
+                    # No thread is free: the holding ones give their lanes back, and wake this loop
+                    # to look at those lanes again (_work).
+                    self._wanted.notify_all()
             pool.submit(self._session, lane, stop)
         return soonest
 
@@ -153,7 +174,7 @@ class LaneWorker:
         """Work ``lane`` in a thread of the pool until it is empty or must wait, or the worker stops."""
         try:
             while not stop.is_set():
-                if self._work(lane) == _MORE:
+                if self._work(lane, stop) == _MORE:
                     continue  # the lease was given up after JOBS_PER_LEASE jobs, for other workers
                 with self._lock:
                     if lane not in self._again:
@@ -168,12 +189,15 @@ class LaneWorker:
                 self._busy.discard(lane)
                 self._again.discard(lane)
 
-    def _work(self, lane: str) -> str:
-        """Take the lane's lease and do its jobs in order: ``_MORE`` when it still has some to do now."""
+    def _work(self, lane: str, stop: threading.Event | None = None) -> str:
+        """Take the lane's lease and do its jobs in order: ``_MORE`` when it still has some to do now.
+
+        With ``stop`` (a thread of the pool), a next job held back for a moment by the lane's pace is
+        waited for here (:meth:`_hold`)."""
         head = self.outbox.start(lane, self.owner, LEASE_TTL)  # the lease and the head in one round trip
         if head is None:
             return _HELD  # another worker has it
-        outcome = _IDLE
+        outcome, wanted = _IDLE, False
         try:
             with self.heartbeat.holding(lane):
                 for _ in range(JOBS_PER_LEASE):
@@ -181,8 +205,13 @@ class LaneWorker:
                     if parked:  # a job pushed since re-listed it: it waits for the operator
                         self.outbox.unlist(lane)
                         return outcome
-                    if job is None or not_before > time.time():
+                    if job is None:
                         return outcome
+                    if not_before > time.time():
+                        held = self._hold(lane, not_before, stop) if outcome == _WORKED and stop else _LATER
+                        if held != _NOW:
+                            wanted = held == _WANTED
+                            return outcome
                     after = self._do(lane, job, done)
                     if after is None:
                         return outcome
@@ -190,6 +219,27 @@ class LaneWorker:
                 return _MORE
         finally:
             self.outbox.release(lane, self.owner)
+            if wanted:  # the dispatcher left this lane to its thread: it must look at it again
+                self.outbox.wake()
+
+    def _hold(self, lane: str, until: float, stop: threading.Event) -> str:
+        """Wait with the lane's lease until ``until``: ``_NOW`` then. ``_LATER`` when that is more than
+        :data:`HOLD_FOR` away or the worker stops, ``_WANTED`` when another lane waits for this thread.
+        The head read before the wait is still the head: nobody else works the lane while its lease is ours."""
+        with self._wanted:
+            if until - time.time() > HOLD_FOR:
+                return _LATER
+            self._holding[lane] = until
+            try:
+                while (left := until - time.time()) > 0:
+                    if stop.is_set():
+                        return _LATER
+                    if len(self._busy) > self.threads:  # a lane was handed to the pool and no thread is free
+                        return _WANTED
+                    self._wanted.wait(left)
+            finally:
+                del self._holding[lane]
+        return _LATER if stop.is_set() else _NOW
 
     def _do(self, lane: str, job: Job, done: Any = None) -> Head | None:
         """Do one job (``done``: its result, if a holder whose lease ran out did it already before it
@@ -290,12 +340,15 @@ class Attempts:
         kept = self.r.hmget(self.key, list(now))
         return {name: value if value is not None else now[name] for name, value in zip(now, kept, strict=True)}
 
-    def answered(self) -> None:
+    def answered(self, record: Callable[[redis.client.Pipeline], object] | None = None) -> None:
         """The call was answered: it did what it did, so a later lookup has nothing to reconcile. The
-        mark stays an hour, for an answer recorded while its job was being taken over."""
+        mark stays an hour, for an answer recorded while its job was being taken over. ``record``
+        adds what the answer tells (a post's ts) to the same transaction: one round trip, not two."""
         with self.r.pipeline(transaction=True) as pipe:
             pipe.hdel(self.key, "sent")
             pipe.expire(self.key, 3600)
+            if record is not None:
+                record(pipe)
             pipe.execute()
 
     def refused(self) -> None:

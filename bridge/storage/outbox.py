@@ -294,6 +294,13 @@ class Outbox:
         ttl = max(1, int(until - time.time()) + 1)
         self.r.set(self.keys.pace(lane), repr(until), ex=ttl)
 
+    def wake(self) -> None:
+        """Wake the workers waiting in :meth:`wait`, as a push does."""
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.lpush(self.keys.wake, "1")
+            pipe.ltrim(self.keys.wake, 0, 63)
+            pipe.execute()
+
     def wait(self, timeout: float) -> None:
         """Block until some job is pushed (or completed with follow-ups), or ``timeout`` passes. The
         token stays: :meth:`lanes_due` clears every token it has seen the push of."""

@@ -7,12 +7,17 @@ so a tweet is never stored without the jobs that show it, and two agents claimin
 
 # The one way a script queues a job: push it in its lane, and wake a waiting worker once at the end
 # (the Python side is bridge.storage.outbox.Outbox.push). Put after ``local p`` (the key prefix).
+# Only a push into an empty lane wakes: a lane that had jobs is already known to the workers (being
+# worked, its thread reads the new head after each job; waiting for its pace, the dispatcher wakes
+# for it), so a backlog polled from X woke the dispatcher once per tweet for nothing (bench/perf.py).
 LANE_PUSH = """
+local woken = false
 local function push(lane, job)
-  redis.call('RPUSH', p..'lane:'..lane, cjson.encode(job))
+  if redis.call('RPUSH', p..'lane:'..lane, cjson.encode(job)) == 1 then woken = true end
   redis.call('SADD', p..'lanes', lane)
 end
 local function wake()
+  if not woken then return end
   redis.call('LPUSH', p..'wake', '1')
   redis.call('LTRIM', p..'wake', 0, 63)
 end
@@ -138,6 +143,14 @@ if outcome == 'new' and period ~= '' then
 end
 wake()
 return {outcome, case_id, channel}
+"""
+
+# A case's hash (flat) and its first tweet ('' when either is missing).
+CASE_WITH_FIRST_TWEET = """
+local p, case_id = ARGV[1], ARGV[2]
+local h = redis.call('HGETALL', p..'case:'..case_id)
+local first = redis.call('HGET', p..'case:'..case_id, 'first_tweet')
+return {h, first and redis.call('GET', p..'tweetdata:'..first) or ''}
 """
 
 # Claim only if nobody holds the case: of two agents reacting at once exactly one wins.

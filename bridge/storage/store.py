@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import MISSING, fields, is_dataclass
+from dataclasses import MISSING, fields, is_dataclass, replace
 from datetime import UTC, tzinfo
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -45,7 +45,7 @@ from bridge.storage.figures import day_and_hour
 from bridge.storage.keys import PREFIX, Keys
 from bridge.storage.limits import XBudget
 from bridge.storage.outbox import Job, Outbox
-from bridge.storage.scripts import CLAIM, FORWARD, INGEST, RELEASE, SET_STATUS
+from bridge.storage.scripts import CASE_WITH_FIRST_TWEET, CLAIM, FORWARD, INGEST, RELEASE, SET_STATUS
 
 EVENT_TTL = 7 * 24 * 3600
 CUSTOMER_DELETED = "customer_deleted"  # the case field naming the customer tweet deleted on X
@@ -80,6 +80,7 @@ class Store:
         self._release = client.register_script(RELEASE)
         self._set_status = client.register_script(SET_STATUS)
         self._forward = client.register_script(FORWARD)
+        self._case_with_first_tweet = client.register_script(CASE_WITH_FIRST_TWEET)
 
     # -- X to Slack --------------------------------------------------------------------------
 
@@ -141,11 +142,14 @@ class Store:
         value = self.r.hget(*self.keys.tweet(tweet_id))
         return CaseId(value) if value else None
 
-    def set_parent(self, case_id: CaseId, channel: ChannelId, ts: SlackTs) -> None:
-        with self.r.pipeline(transaction=True) as pipe:
-            pipe.hset(self.keys.case(case_id), mapping={"parent_ts": ts, "channel": channel})
-            pipe.hset(*self.keys.parent(channel, ts), case_id)
-            pipe.execute()
+    def set_parent(self, case_id: CaseId, channel: ChannelId, ts: SlackTs,
+                   pipe: redis.client.Pipeline | None = None) -> None:
+        """Record the case's parent; in ``pipe`` (a transaction the caller executes) when given."""
+        target = pipe if pipe is not None else self.r.pipeline(transaction=True)
+        target.hset(self.keys.case(case_id), mapping={"parent_ts": ts, "channel": channel})
+        target.hset(*self.keys.parent(channel, ts), case_id)
+        if pipe is None:
+            target.execute()
 
     def link_brand_tweet(self, case_id: CaseId, tweet_id: TweetId) -> None:
         """The brand's reply belongs to the case, so the customer's answer to it joins the case."""
@@ -156,6 +160,14 @@ class Store:
     def case(self, case_id: CaseId) -> Case | None:
         raw = self.r.hgetall(self.keys.case(case_id))
         return case_from_hash(case_id, raw) if raw else None
+
+    def case_with_first_tweet(self, case_id: CaseId) -> tuple[Case | None, Tweet | None]:
+        """The case and its first tweet in one round trip (a parent is built from both)."""
+        flat, raw = self._case_with_first_tweet(args=[self.p, case_id])
+        if not flat:
+            return None, None
+        case = case_from_hash(case_id, dict(zip(flat[::2], flat[1::2], strict=True)))
+        return case, tweet_from_json(raw) if raw else None
 
     def case_by_parent(self, channel: str, ts: str) -> Case | None:
         case_id = self.r.hget(*self.keys.parent(channel, ts))
@@ -230,14 +242,28 @@ class Store:
                 case = self.case(case_id)
                 if case is None:
                     return False
+                tweet = self.tweet(tweet_id)
                 pipe.multi()
                 pipe.hset(key, CUSTOMER_DELETED, tweet_id)
+                if tweet is not None:  # what it said and showed leaves the desk (X's developer terms)
+                    pipe.set(self.keys.tweetdata(tweet_id), tweet_json(replace(tweet, text="", media=(), gone=True)))
                 for lane, job in jobs_for(case):
                     self.outbox.push(lane, job, pipe=pipe)
                 pipe.execute()
             except redis.WatchError:
                 return False  # a twin recorded it (or the case changed: the next round looks again)
         return True
+
+    def parents_of(self, case_id: CaseId) -> list[tuple[str, str]]:
+        """Every Slack message that was the case's parent, (channel, ts): where it is, and where it moved
+        from. A scan of the lookups: asked when a customer's tweet must leave Slack, which is rare."""
+        found = []
+        for key in self.r.scan_iter(f"{self.p}parents:*", count=1000):
+            for name, value in self.r.hgetall(key).items():
+                if value == case_id:
+                    channel, _, ts = name.partition(":")
+                    found.append((channel, ts))
+        return found
 
     def take_message(self, channel: str, ts: str, jobs: list[tuple[str, Job]]) -> bool:
         """Queue ``jobs`` for a Slack message unless it was taken before (Slack retries, twins)."""

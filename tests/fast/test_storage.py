@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -128,3 +129,89 @@ def test_cases_stored_by_an_earlier_version_are_found_after_the_upgrade(redis_ur
     second = Tweet(TweetId("2001"), "@Telekom_hilft new trouble", Author(UserId("77"), "k", "K"), TweetId("2001"))
     store.ingest(second, ChannelId("C1"), None, True)
     assert r.hget(*store.keys.customer("77")) == "1 3"  # the customer's history goes on from the old list
+
+
+def test_only_a_push_into_an_empty_lane_wakes_the_workers(redis_url: str) -> None:
+    """A lane that has jobs is known to the workers already: a backlog must not wake them per tweet."""
+    store = Store(redis.Redis.from_url(redis_url, decode_responses=True))
+    channel = ChannelId("C0DSLTEAM1")
+    customer = Author(UserId("7"), "kunde_klaus", "Klaus")
+    store.ingest(Tweet(TweetId("40"), "@Telekom_hilft help", customer, TweetId("40")), channel, None, True)
+    assert store.r.llen(store.keys.wake) == 1
+    store.outbox.lanes_due()  # the dispatcher's look: it sees the lane, and the token goes
+    store.ingest(Tweet(TweetId("41"), "@Telekom_hilft again", customer, TweetId("41")), channel, None, True)
+    assert store.r.llen(store.keys.wake) == 0 and store.outbox.depth(f"post:{channel}") == 2
+
+
+def _lane_worker_running(store: Store, handlers: dict, threads: int):  # type: ignore[no-untyped-def]
+    import threading
+
+    from bridge.storage.lanes import LaneWorker
+
+    worker = LaneWorker(store.outbox, handlers, threads=threads)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    return worker, stop, thread
+
+
+def test_a_lane_waits_for_its_pace_in_its_thread_without_handing_its_lease_back(redis_url: str) -> None:
+    from bridge.storage.lanes import Done
+
+    store = Store(redis.Redis.from_url(redis_url, decode_responses=True))
+    done: list[tuple[str, float]] = []
+
+    def post(job: dict) -> Done:  # as a post that spends Slack's burst: the lane waits 0.3 s
+        done.append((job["id"], time.time()))
+        store.outbox.pace("post:C1", time.time() + 0.3)
+        return Done()
+
+    for i in range(3):
+        store.outbox.push("post:C1", {"id": f"p{i}", "kind": "post"})
+    starts = []
+    start = store.outbox.start
+    store.outbox.start = lambda *a: (starts.append(a), start(*a))[1]  # type: ignore[method-assign]
+    _, stop, thread = _lane_worker_running(store, {"post": post}, threads=2)
+    try:
+        deadline = time.time() + 5
+        while len(done) < 3 and time.time() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(5)
+    assert [job for job, _ in done] == ["p0", "p1", "p2"]
+    assert all(b - a >= 0.29 for (_, a), (_, b) in itertools.pairwise(done))  # the pace is kept
+    assert len(starts) == 1  # one lease for the three: no release, no dispatch in between
+
+
+def test_a_lane_waiting_for_its_pace_gives_its_thread_to_a_lane_that_has_none(redis_url: str) -> None:
+    from bridge.storage.lanes import Done
+
+    store = Store(redis.Redis.from_url(redis_url, decode_responses=True))
+    done: dict[str, float] = {}
+
+    def post(job: dict) -> Done:
+        done[job["id"]] = time.time()
+        store.outbox.pace(job["lane"], time.time() + 1.4)  # the longest a thread holds a lane for
+        return Done()
+
+    for lane in ("post:C1", "post:C2"):  # two threads, both holding their lanes
+        for i in range(2):
+            store.outbox.push(lane, {"id": f"{lane}:{i}", "kind": "post", "lane": lane})
+    _, stop, thread = _lane_worker_running(store, {"post": post}, threads=2)
+    try:
+        deadline = time.time() + 5
+        while len(done) < 2 and time.time() < deadline:
+            time.sleep(0.01)
+        pushed = time.time()
+        store.outbox.push("slack:C3", {"id": "update", "kind": "post", "lane": "slack:C3"})
+        while "update" not in done and time.time() < deadline:
+            time.sleep(0.01)
+        while len(done) < 5 and time.time() < deadline:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        thread.join(5)
+    assert done["update"] - pushed < 0.7  # not behind the paces of the others
+    assert len(done) == 5  # and those lanes go on, at their pace
+    assert done["post:C1:1"] - done["post:C1:0"] >= 1.39

@@ -344,6 +344,10 @@ class SlackEmulator(UserActions, ModalActions, FileActions):
     def disconnect_sockets(self, reason: str = "refresh_requested") -> None:
         self._socket.disconnect_all(reason)
 
+    def drop_sockets(self) -> None:
+        """Socket Mode connections break (no ``disconnect`` message first)."""
+        self._socket.close_all()
+
     def wait_for(self, predicate: Callable[[], T], timeout: float = 10) -> T:
         """Block until ``predicate()`` is truthy, re-checking it on every API call and state change.
 

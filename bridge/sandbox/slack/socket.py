@@ -94,6 +94,13 @@ class SocketModeServer:
             except ConnectionClosed:
                 continue
 
+    def close_all(self) -> None:
+        """Close every connection without a word, as a network failure or Slack's restart would."""
+        with self._cond:
+            candidates = list(self._connections)
+        for connection in candidates:
+            connection.close(code=1011, reason="going away")
+
     def _handle(self, connection: ServerConnection) -> None:
         query = parse_qs(urlsplit(connection.request.path if connection.request else "").query)
         ticket = query.get("ticket", [""])[0]
