@@ -83,6 +83,25 @@ def drained(desk: Desk) -> None:
     assert dead == [], f"dead-lettered: {dead}"
 
 
+def markup_of(message: dict) -> str:
+    """What Slack parses as markup in ``message``: its ``text`` and every mrkdwn text object (``rich_text``
+    elements are shown literally, and so are left out)."""
+    out = [message.get("text", "")]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                out.append(str(node.get("text", "")))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(message.get("blocks") or [])
+    return "\n".join(out)
+
+
 def said(message: dict) -> str:
     return message.get("text", "") + "\n" + block_text(message.get("blocks") or [])
 

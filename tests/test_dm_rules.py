@@ -10,7 +10,7 @@ from bridge.core.models import Author, Case, CaseId, ChannelId, Tweet, TweetId, 
 from bridge.slack.blocks import followup_blocks, parent_blocks
 from bridge.storage.dms import DmStore, dm_recipient
 from bridge.storage.store import Outcome, Store
-from tests.harness import block_text
+from tests.harness import block_text, markup_of
 
 KLAUS = Author(UserId("2001"), "kunde_klaus", "Klaus <!channel>", 3)
 GENERAL = ChannelId("C0GENERAL1")
@@ -67,10 +67,12 @@ def test_a_dm_case_parent_says_private_and_links_nowhere() -> None:
     message = dm("1234567890", "call me on <@U0ANNA0001> *now* @here")
     case = Case(CaseId("5"), GENERAL, None, message.id, message.id, KLAUS)
     blocks, fallback = parent_blocks(case, message, brand_username="Telekom_hilft")
-    shown = block_text(blocks)
+    shown, markup = block_text(blocks), markup_of({"blocks": blocks})
     assert "Private direct message" in shown
     assert "/status/" not in shown and "View on X" not in shown
-    assert "<@U0ANNA0001>" not in shown and "<!channel>" not in shown and "*now*" not in shown
+    # The customer's words are literal rich text: nothing in what Slack parses may ping or format.
+    assert "<@U0ANNA0001>" not in markup and "<!channel>" not in markup and "*now*" not in markup
+    assert "call me on <@U0ANNA0001> *now* @here" in shown
     assert fallback.startswith("New direct message from")
     follow, _ = followup_blocks(message)
     assert "Private direct message" in block_text(follow) and "/status/" not in block_text(follow)

@@ -51,7 +51,8 @@ def two_customers(make_desk) -> tuple[Desk, dict[str, str]]:
     """Erika with three cases (a follow-up and an answer in one, a DM, a tweet) and kunde_klaus with one."""
     desk = make_desk(DMS_ON)
     desk.x.add_user(ERIKA["username"], ERIKA["name"], followers=42)
-    first, parent = claimed_case(desk, "@Telekom_hilft my router blinks red, Musterstrasse 5")  # Bert's
+    first, parent = claimed_case(desk, "@Telekom_hilft my router blinks red, Musterstrasse 5")  # kunde_klaus's
+    desk.parent_of(desk.tweet("@Telekom_hilft and my 5g bill is wrong, Klaus"))  # his second case
     erika_tweets = [desk.tweet("@Telekom_hilft my dsl is gone since Monday", author=ERIKA["username"])]
     erika_parent = desk.parent_of(erika_tweets[0])
     erika_tweets.append(desk.tweet("@Telekom_hilft hello? still no dsl", author=ERIKA["username"],
@@ -81,7 +82,7 @@ def test_erase_leaves_nothing_of_the_customer_in_redis_or_the_bots_messages(two_
     data = json.loads(exported.stdout)
     texts = [m["text"] for case in data["cases"] for m in case["messages"]]
     assert len(data["cases"]) == 3 and data["x_user_id"] == ids["id"]  # two tweet cases and the DM's
-    assert "my contract is 0815-4711" in " ".join(texts) and "blinks red" not in exported.stdout  # not Bert's
+    assert "my contract is 0815-4711" in " ".join(texts) and "blinks red" not in exported.stdout  # not kunde_klaus's
 
     result = bridge(desk, "erase", "kundin_erika")
     assert result.returncode == 0, result.stderr
@@ -89,7 +90,8 @@ def test_erase_leaves_nothing_of_the_customer_in_redis_or_the_bots_messages(two_
     left = everything_in_redis(desk) + everything_in_slack(desk)
     for trace in traces:
         assert trace not in left, trace
-    assert "Musterstrasse 5" in everything_in_slack(desk) and "Musterstrasse 5" in everything_in_redis(desk)  # Bert
+    for his in ("Musterstrasse 5", "5g bill is wrong, Klaus", "kunde_klaus"):  # the other customer is untouched
+        assert his in everything_in_slack(desk) and his in everything_in_redis(desk), his
     assert "Erased on request" in everything_in_slack(desk)
     assert "We are checking your line now" in result.stdout or "not erased: 1 message(s) agents wrote" \
         in result.stdout  # the agent's own message, which a bot cannot delete

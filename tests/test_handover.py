@@ -19,6 +19,7 @@ from tests.harness import (
     Desk,
     claimed_case,
     drained,
+    markup_of,
     notices,
     said,
 )
@@ -204,7 +205,8 @@ def test_a_moved_case_continues_in_the_new_channel_with_its_history(desk: Desk) 
     positions = [next(i for i, text in enumerate(history) if needle in text) for needle in order]
     assert positions == sorted(positions) and len(history) == len(order)
     assert "*anna* wrote" in history[positions[0]] and "*ben* wrote" in history[positions[3]]
-    assert all("<!here>" not in text and "<!channel>" not in text for text in history)  # inert
+    markup = [markup_of(m) for m in desk.thread(new)]  # the customer's words are literal rich text there
+    assert all("<!here>" not in text and "<!channel>" not in text for text in markup)  # inert
 
     desk.wait_for(lambda: "Moved to" in desk.parent_text(parent))
     link = f"https://xdesk.slack.com/archives/{MOBILE}/p{new['ts'].replace('.', '')}"

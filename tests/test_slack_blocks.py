@@ -111,6 +111,11 @@ def slack_controls(mrkdwn: str, allowed: tuple[str, ...] = ()) -> list[str]:
     return found
 
 
+def rich_texts(blocks: list[dict]) -> list[str]:
+    """The literal text of the ``rich_text`` blocks, each block's elements joined."""
+    return ["".join(e["text"] for e in b["elements"][0]["elements"]) for b in blocks if b["type"] == "rich_text"]
+
+
 def mrkdwn_texts(blocks: list[dict]) -> list[str]:
     out: list[str] = []
 
@@ -181,6 +186,15 @@ def check_blocks(blocks: list[dict]) -> None:
             assert set(b) <= {"type", "block_id", "elements"} and 0 < len(b["elements"]) <= 10
             for e in b["elements"]:
                 check_image(e, block=False) if e["type"] == "image" else check_text(e)
+        elif b["type"] == "rich_text":
+            # Only plain text elements: Slack parses nothing in them (no user, channel, broadcast or
+            # link element, which would be the ones that ping or link).
+            assert set(b) <= {"type", "block_id", "elements"}
+            [section] = b["elements"]
+            assert section["type"] == "rich_text_section" and section["elements"]
+            for e in section["elements"]:
+                assert e["type"] == "text" and set(e) <= {"type", "text", "style"}
+            assert 0 < slack_len("".join(e["text"] for e in section["elements"])) <= MAX_SECTION_TEXT
         else:
             raise AssertionError(f"unexpected block type {b['type']}")
 
@@ -235,9 +249,20 @@ def test_a_tweet_full_of_slack_markup_renders_inert() -> None:
     blocks, fallback = render(t, c)
     for text in [*mrkdwn_texts(blocks), fallback]:
         assert slack_controls(text, bridge_pieces(t, c)) == [], text
+    assert rich_texts(blocks) == [EVIL.strip()]  # inert because Slack parses nothing there, and exact
     shown = "\n".join(mrkdwn_texts(blocks))
-    assert "&lt;!channel&gt;" in shown and "&lt;https://evil|click&gt;" in shown
+    assert "<!channel>" not in shown and "<https://evil|click>" not in shown  # nowhere as markup
     assert "<https://x.com/kunde_klaus|@kunde_klaus>" in shown and "12.3k followers" in shown
+
+
+def test_the_customers_text_arrives_byte_for_byte_as_tweeted() -> None:
+    """What an agent copies is what the customer wrote: no lookalike for "_", "*" or "~" (KDˍ123)."""
+    written = "Order KD_123, ref *A-7*, PIN ~42~ & <b>  x\n> quoted `c` caf\u00e9 \U0001f600 \u202e\u0663"
+    t = tweet(written)
+    blocks, _ = render(t, case(t))
+    assert rich_texts(blocks) == [written.strip()]
+    blocks, _ = followup_blocks(t)
+    assert rich_texts(blocks) == [written.strip()]
 
 
 def test_the_parent_shows_author_text_media_link_topic_and_status() -> None:
@@ -285,7 +310,7 @@ def test_at_most_50_blocks_and_3000_characters_a_section() -> None:
     t = tweet("& <x> " * 8_000, media=media)  # 48,000 characters, 128,000 once escaped
     blocks, fallback = render(t, case(t, answerable=False))
     assert len(blocks) <= MAX_BLOCKS and len(fallback) < 1000
-    texts = [b["text"]["text"] for b in blocks if b["block_id"].startswith("xdesk:text.")]
+    texts = rich_texts(blocks)
     assert len(texts) == 10 and texts[-1].endswith("(cut here: the whole post is on X)")
     assert "96 more photos on X" in "\n".join(mrkdwn_texts(blocks))
 
@@ -294,7 +319,7 @@ def test_a_long_post_is_split_into_sections_without_losing_words() -> None:
     words = [f"word{i}" for i in range(2500)]  # 21,390 characters
     t = tweet(" ".join(words))
     blocks, _ = render(t, case(t))
-    texts = [b["text"]["text"] for b in blocks if b["block_id"].startswith("xdesk:text.")]
+    texts = rich_texts(blocks)
     assert len(texts) > 1 and " ".join(texts).split() == words
 
 
@@ -372,6 +397,7 @@ def test_nothing_the_customer_writes_is_markup(
     blocks, fallback = render(t, c)
     for rendered in [*mrkdwn_texts(blocks), fallback]:
         assert slack_controls(rendered, bridge_pieces(t, c)) == [], rendered
+    assert "".join(rich_texts(blocks)).split() == text.split()  # and shown as written
     blocks, fallback = followup_blocks(t)
     check_blocks(blocks)
     for rendered in [*mrkdwn_texts(blocks), fallback]:

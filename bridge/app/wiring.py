@@ -18,7 +18,7 @@ from bridge.effects.clock_jobs import ClockJobs
 from bridge.effects.digest import DigestJobs
 from bridge.effects.dms import DmJobs
 from bridge.effects.edits import EditJobs
-from bridge.effects.erase import EraseJobs, RetentionJobs
+from bridge.effects.erase import PrivacyJobs
 from bridge.effects.media_upload import ReplyMedia
 from bridge.effects.moves import CaseMoves
 from bridge.effects.replies import XReplies
@@ -49,8 +49,7 @@ def job_handlers(store: Store, settings: Settings, brand: Author, slack: SlackPo
             **SavedReplySending(posting, desk).handlers(), **home_of(desk).handlers(),
             **clock.handlers(), **CaseMoves(posting).handlers(),
             **DigestJobs(posting, x, settings, store.clock).handlers(),
-            **RetentionJobs(store, slack, settings, store.clock).handlers(),
-            **EraseJobs(store, slack, settings, store.clock).handlers(),
+            **PrivacyJobs(store, slack, settings, store.clock).handlers(),
             **EditJobs(store, x, settings, brand.username).handlers(),
             **DmJobs(store, direct, settings, brand, replies).handlers()}
 

@@ -141,8 +141,9 @@ def _names(message: dict[str, Any], plan: Plan) -> bool:
     return any(f"@{h}" in shown for h in handles)
 
 
-class RetentionJobs:
-    """``[privacy] retention_days``: once a day, cases resolved longer ago are erased as an erasure does."""
+class PrivacyJobs:
+    """The erasures a worker runs: ``[privacy] retention_days`` once a day (cases resolved longer ago), and
+    ``/xdesk erase`` once an admin confirmed it (they are told how it went)."""
 
     def __init__(self, store: Store, slack: SlackPort, settings: Settings, clock: Callable[[], float]) -> None:
         self.store = store
@@ -151,7 +152,7 @@ class RetentionJobs:
         self.clock = clock
 
     def handlers(self) -> dict[str, Callable[[dict], Done]]:
-        return {"retention": self.retention}
+        return {"retention": self.retention, "erase": self.erase}
 
     def retention(self, job: dict) -> Done:
         days = self.settings.privacy.retention_days
@@ -164,19 +165,6 @@ class RetentionJobs:
             cases, messages = cases + report.cases, messages + report.messages
         log.info(kv("privacy.retention", days=days, cases=cases, messages=messages))
         return Done({"cases": cases, "messages": messages})
-
-
-class EraseJobs:
-    """``/xdesk erase``: the erasure an admin confirmed in Slack, run by a worker; the admin is told how it went."""
-
-    def __init__(self, store: Store, slack: SlackPort, settings: Settings, clock: Callable[[], float]) -> None:
-        self.store = store
-        self.slack = slack
-        self.settings = settings
-        self.clock = clock
-
-    def handlers(self) -> dict[str, Callable[[dict], Done]]:
-        return {"erase": self.erase}
 
     def erase(self, job: dict) -> Done:
         key = self.store.keys.key("eraserequest", job["request"])
@@ -196,4 +184,3 @@ class EraseJobs:
         self.store.r.delete(key)
         text = "\n".join(escape_mrkdwn(line) if i == 0 else line for i, line in enumerate(lines))
         return Done({"erased": True}, [ephemeral_job(job["channel"], job["by"], text)])
-

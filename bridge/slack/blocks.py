@@ -132,8 +132,14 @@ _CUT = " … (cut here: the whole post is on X)"
 
 
 def _text_sections(text: str, ids: BlockIds, budget: int) -> list[Block]:
-    """The tweet text in as many sections as it needs (at most ``budget``), each within 3,000."""
-    # A letter under hundreds of combining marks must not outgrow a section on its own.
+    """The tweet text as it was written, in as many blocks as it needs (at most ``budget``).
+
+    A ``rich_text`` block's ``text`` element is shown literally: Slack parses no mrkdwn, no mention and
+    no link in it, so the customer's words need no escaping and are shown, and copied, byte for byte
+    (``KD_123`` stays ``KD_123``; X's terms forbid altering content beyond display formatting).
+    https://docs.slack.dev/reference/block-kit/blocks/rich-text-block
+    """
+    # A letter under hundreds of combining marks must not outgrow a block on its own.
     rest = [c for g in graphemes(text.strip()) for c in (g if len(g) > 64 else [g])]
     chunks: list[str] = []
     while rest and len(chunks) < budget:
@@ -146,23 +152,24 @@ def _text_sections(text: str, ids: BlockIds, budget: int) -> list[Block]:
                     break
         chunks.append("".join(rest[:take]))
         rest = rest[take:]
-    shown = [escape_mrkdwn(c) for c in chunks]
+    pieces = [[{"type": "text", "text": c}] for c in chunks]
     if rest and chunks:
         last = graphemes(chunks[-1])
-        shown[-1] = escape_mrkdwn("".join(last[: _fit(last, MAX_SECTION_TEXT - len(_CUT))])) + _CUT
-    return [
-        {"type": "section", "block_id": ids(f"text.{k}"), "text": _mrkdwn(t)} for k, t in enumerate(shown) if t.strip()
-    ]
+        pieces[-1] = [{"type": "text", "text": "".join(last[: _fit(last, MAX_SECTION_TEXT - len(_CUT))])},
+                      {"type": "text", "text": _CUT, "style": {"italic": True}}]
+    return [{"type": "rich_text", "block_id": ids(f"text.{k}"),
+             "elements": [{"type": "rich_text_section", "elements": p}]}
+            for k, p in enumerate(pieces) if "".join(e["text"] for e in p).strip()]
 
 
 def _fit(chars: list[str], limit: int) -> int:
-    """How many of ``chars`` fit in ``limit`` once escaped (escaping a longer prefix is longer)."""
-    if _slack_len(escape_mrkdwn("".join(chars))) <= limit:
-        return len(chars)  # a tweet fits whole: no search (a dozen escapes of it, for every parent)
+    """How many of ``chars`` fit in ``limit`` as Slack counts."""
+    if _slack_len("".join(chars)) <= limit:
+        return len(chars)  # a tweet fits whole: no search
     lo, hi = 1, len(chars)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if _slack_len(escape_mrkdwn("".join(chars[:mid]))) <= limit:
+        if _slack_len("".join(chars[:mid])) <= limit:
             lo = mid
         else:
             hi = mid - 1

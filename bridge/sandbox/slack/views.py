@@ -337,24 +337,22 @@ class ModalActions:
 
     def choose_conversation(self, user: str, view_id: str, block_id: str, channel: str) -> None:
         """Pick ``channel`` in the ``conversations_select`` of the input block ``block_id``."""
-        with self._cond:
-            view = self._own_view(user, view_id)
-            element = next(b for b in view["blocks"] if b.get("block_id") == block_id)["element"]
-            if element.get("type") != "conversations_select" or channel not in self._ws.channels:
-                raise ApiError("invalid_arguments")  # the emulator's own: a test picked what is not there
-            view["state"]["values"][block_id][element["action_id"]] = {"type": "conversations_select",
-                                                                        "selected_conversation": channel}
+        self._pick(user, view_id, block_id, "conversations_select", "selected_conversation", channel,
+                   self._ws.channels)
 
     def choose_user(self, user: str, view_id: str, block_id: str, chosen: str) -> None:
         """Pick ``chosen`` in the ``users_select`` of the input block ``block_id``; view_submission carries it
         (https://docs.slack.dev/reference/block-kit/block-elements/select-menu-element#users_select)."""
+        self._pick(user, view_id, block_id, "users_select", "selected_user", chosen, self._ws.users)
+
+    def _pick(self, user: str, view_id: str, block_id: str, kind: str, field: str, value: str,
+              known: dict[str, Any]) -> None:
         with self._cond:
             view = self._own_view(user, view_id)
             element = next(b for b in view["blocks"] if b.get("block_id") == block_id)["element"]
-            if element.get("type") != "users_select" or chosen not in self._ws.users:
+            if element.get("type") != kind or value not in known:
                 raise ApiError("invalid_arguments")  # the emulator's own: a test picked what is not there
-            view["state"]["values"][block_id][element["action_id"]] = {"type": "users_select",
-                                                                        "selected_user": chosen}
+            view["state"]["values"][block_id][element["action_id"]] = {"type": kind, field: value}
 
     def submit_view(self, user: str, view_id: str, *, retries: int = 0) -> list[tuple[int, str]]:
         """``user`` presses the modal's submit button; ``retries`` re-sends the same payload. The app's
