@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge.core.models import Author, Case, CaseId, CaseStatus, ChannelId, Media, SlackUserId, Tweet, TweetId, UserId
+from bridge.core.mrkdwn import visible_controls
 from bridge.slack.blocks import (
     MAX_BLOCKS,
     MAX_SECTION_TEXT,
@@ -138,7 +140,7 @@ def bridge_pieces(t: Tweet, c: Case | None = None) -> tuple[str, ...]:
     """What the bridge itself may write: its links, its bold around the name, its mentions."""
     name = " ".join(t.author.name.split())
     handle = t.author.username
-    pieces = [f"*{escape_mrkdwn(name)}*"] if name else []
+    pieces = [f"*{escape_mrkdwn(visible_controls(name))}*"] if name else []
     urls = [f"https://x.com/i/status/{t.id}"]
     if re.fullmatch(r"[A-Za-z0-9_]{1,15}", handle):
         label = re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", "\u02cd", handle)
@@ -257,12 +259,32 @@ def test_a_tweet_full_of_slack_markup_renders_inert() -> None:
 
 def test_the_customers_text_arrives_byte_for_byte_as_tweeted() -> None:
     """What an agent copies is what the customer wrote: no lookalike for "_", "*" or "~" (KDˍ123)."""
-    written = "Order KD_123, ref *A-7*, PIN ~42~ & <b>  x\n> quoted `c` caf\u00e9 \U0001f600 \u202e\u0663"
+    written = "Order KD_123, ref *A-7*, PIN ~42~ & <b>  x\n> quoted `c` caf\u00e9 \U0001f600 \u0663\u0661 \u05e9\u05dc"
     t = tweet(written)
     blocks, _ = render(t, case(t))
-    assert rich_texts(blocks) == [written.strip()]
+    assert rich_texts(blocks) == [written.strip()]  # right-to-left scripts and emoji too
     blocks, _ = followup_blocks(t)
     assert rich_texts(blocks) == [written.strip()]
+
+
+RTL_AND_EMOJI = "\U0001f468\u200d\U0001f4bb \u0645\u0631\u062d\u0628\u0627"  # a joined emoji, Arabic
+
+
+@pytest.mark.parametrize(("written", "shown"), [
+    ("pay \u202egnp.exe", "pay <U+202E>gnp.exe"),  # an override that would read the rest backwards
+    ("a\u2067b\u2069c", "a<U+2067>b<U+2069>c"),  # isolates
+    ("ring\x07 \x1b[31mred", "ring<U+0007> <U+001B>[31mred"),  # BEL and ESC
+    ("c1\x85x", "c1<U+0085>x"),
+    ("lines\nand\ttabs stay", "lines\nand\ttabs stay"),
+    (RTL_AND_EMOJI, RTL_AND_EMOJI),
+])
+def test_characters_that_hide_or_reorder_text_are_shown_not_obeyed(written: str, shown: str) -> None:
+    t = tweet(written, author(name=f"Klaus{written[:6]}"),
+              (Media("3_1", "photo", "https://pbs.twimg.com/a.jpg", f"alt {written}"),))
+    blocks, fallback = render(t, case(t))
+    assert rich_texts(blocks) == [shown]
+    everything = json.dumps([blocks, fallback], ensure_ascii=False)
+    assert not re.search("[\u202a-\u202e\u2066-\u2069\x00-\x08\x0b-\x1f\x7f-\x9f]", everything)
 
 
 def test_the_parent_shows_author_text_media_link_topic_and_status() -> None:
@@ -397,7 +419,7 @@ def test_nothing_the_customer_writes_is_markup(
     blocks, fallback = render(t, c)
     for rendered in [*mrkdwn_texts(blocks), fallback]:
         assert slack_controls(rendered, bridge_pieces(t, c)) == [], rendered
-    assert "".join(rich_texts(blocks)).split() == text.split()  # and shown as written
+    assert "".join(rich_texts(blocks)).split() == visible_controls(text.strip()).split()  # and shown as written
     blocks, fallback = followup_blocks(t)
     check_blocks(blocks)
     for rendered in [*mrkdwn_texts(blocks), fallback]:

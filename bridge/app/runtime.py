@@ -21,6 +21,7 @@ import redis
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
+from bridge.app.door import Door
 from bridge.app.metrics import Readiness, registry, x_observer
 from bridge.app.web import WebApp, server
 from bridge.app.wiring import desk_for, job_handlers
@@ -178,8 +179,15 @@ class Runtime:
         app = self.bolt_app()
         socket_connected = self._socket_mode(app, stop) if self.settings.slack.mode == "socket" else None
         readiness = Readiness(self.redis, self.figures, self.slack.auth_test, socket_connected)
+        try:
+            installation = self.slack.installation()  # Slack answered auth.test a moment ago (bolt_app)
+        except SlackError as exc:
+            log.warning(kv("slack.installation_unknown", error=exc.error,
+                           effect="requests are not checked for their team and app until web restarts"))
+            installation = (None, None)
+        door = Door(self.env.slack_signing_secret, lambda: installation)
         web = WebApp(None if socket_connected else app, self.redis, metrics=registry(self.store, self.figures),
-                     metrics_token=self.env.metrics_token, readiness=readiness)
+                     metrics_token=self.env.metrics_token, readiness=readiness, door=door)
         srv = server(web, "0.0.0.0", self.env.port)
         threading.Thread(target=lambda: (stop.wait(), setattr(srv, "should_exit", True)), daemon=True).start()
         port = sock.getsockname()[1] if sock else self.env.port

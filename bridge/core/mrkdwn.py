@@ -32,3 +32,16 @@ def escape_mrkdwn(text: str) -> str:
     text = _AT.sub("\\1\u2060", text)
     text = _SHORTCODE.sub(":\u2060", text)
     return _QUOTE.sub("\\1\u00ad\\2", text)
+
+
+# Characters that change how the text around them reads without being seen: the bidirectional
+# overrides and isolates (U+202A-U+202E, U+2066-U+2069; "Trojan Source", CVE-2021-42574), the
+# marks U+200E, U+200F and U+061C, and the C0 and C1 controls but line feed and tab. Right-to-left
+# scripts and emoji (with their joiners) are left alone.
+_HIDDEN = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible_controls(text: str) -> str:
+    """``text`` with every character that could make it read other than it is shown as ``<U+202E>``."""
+    return _HIDDEN.sub(lambda m: f"<U+{ord(m[0]):04X}>", text)
+

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from bridge.core.models import Case, CaseStatus, Media, Tweet, tweet_url
-from bridge.core.mrkdwn import UNDERSCORE, escape_mrkdwn
+from bridge.core.mrkdwn import UNDERSCORE, escape_mrkdwn, visible_controls
 from bridge.core.tweet_text import graphemes
 
 Block = dict[str, Any]
@@ -113,7 +113,7 @@ def _tweet_link(tweet: Tweet) -> str | None:
 def _who(tweet: Tweet) -> str:
     """``*Name* <profile|@handle>``: the only formatting here is the bridge's own bold."""
     author = tweet.author
-    name = escape_mrkdwn(_truncate(" ".join(author.name.split()), 100))
+    name = escape_mrkdwn(visible_controls(_truncate(" ".join(author.name.split()), 100)))
     handle = author.username
     if _HANDLE.match(handle):
         # Only the underscores need care in a label (a handle like _a_ would italicise itself).
@@ -125,7 +125,8 @@ def _who(tweet: Tweet) -> str:
 
 
 def _plain_who(tweet: Tweet) -> str:
-    return escape_mrkdwn(f"{_truncate(tweet.author.name, 100)} (@{_truncate(tweet.author.username, 30)})")
+    who = f"{_truncate(tweet.author.name, 100)} (@{_truncate(tweet.author.username, 30)})"
+    return escape_mrkdwn(visible_controls(who))
 
 
 _CUT = " … (cut here: the whole post is on X)"
@@ -140,7 +141,7 @@ def _text_sections(text: str, ids: BlockIds, budget: int) -> list[Block]:
     https://docs.slack.dev/reference/block-kit/blocks/rich-text-block
     """
     # A letter under hundreds of combining marks must not outgrow a block on its own.
-    rest = [c for g in graphemes(text.strip()) for c in (g if len(g) > 64 else [g])]
+    rest = [c for g in graphemes(visible_controls(text.strip())) for c in (g if len(g) > 64 else [g])]
     chunks: list[str] = []
     while rest and len(chunks) < budget:
         take = _fit(rest, MAX_SECTION_TEXT)
@@ -181,7 +182,8 @@ def _fit(chars: list[str], limit: int) -> int:
 
 def _image(url: str, alt: str) -> Block:
     # alt_text is plain text (never parsed as mrkdwn) and required, at most 2,000 characters.
-    return {"type": "image", "image_url": url, "alt_text": _truncate(alt.strip() or "image", MAX_ALT_TEXT)}
+    return {"type": "image", "image_url": url,
+            "alt_text": _truncate(visible_controls(alt.strip()) or "image", MAX_ALT_TEXT)}
 
 
 def _media_blocks(tweet: Tweet, ids: BlockIds, images: bool) -> list[Block]:
@@ -288,7 +290,7 @@ def parent_blocks(
     text = _gone(ids) if tweet.gone else _text_sections(tweet.text, ids, budget)
     what = "direct message" if tweet.direct else "case"
     fallback = f"New {what} from {tweet.author.name} (@{author.username}): {GONE if tweet.gone else tweet.text}"
-    return [head, *text, *media, *tail], escape_mrkdwn(_truncate(" ".join(fallback.split()), 300))
+    return [head, *text, *media, *tail], escape_mrkdwn(visible_controls(_truncate(" ".join(fallback.split()), 300)))
 
 
 GONE = "The customer deleted this tweet on X."
@@ -327,7 +329,7 @@ def followup_blocks(tweet: Tweet, *, images: bool = True) -> tuple[list[Block], 
     text = _gone(ids) if tweet.gone else _text_sections(tweet.text, ids, budget)
     blocks += [*text, *media, *foot]
     fallback = f"{tweet.author.name} (@{tweet.author.username}): {GONE if tweet.gone else tweet.text}"
-    return blocks, escape_mrkdwn(_truncate(" ".join(fallback.split()), 300))
+    return blocks, escape_mrkdwn(visible_controls(_truncate(" ".join(fallback.split()), 300)))
 
 
 def notice_blocks(text: str) -> tuple[list[Block], str]:

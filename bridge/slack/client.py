@@ -155,6 +155,17 @@ class SlackSide:
     def auth_test(self) -> dict[str, Any]:
         return self._call("auth.test")
 
+    def installation(self) -> tuple[str | None, str | None]:
+        """(team_id, app_id) of the installation this token belongs to, for checking who sends a request."""
+        me = self.auth_test()
+        app = None
+        if me.get("bot_id"):
+            try:
+                app = (self._call("bots.info", bot=me["bot_id"]).get("bot") or {}).get("app_id")
+            except SlackError as exc:  # then only the team is compared
+                log.warning(kv("slack.bots_info_failed", error=exc.error))
+        return me.get("team_id"), app
+
     def find_posted(self, channel: str, job_id: str, since: float, thread_ts: str | None = None) -> str | None:
         """The ts of our message carrying ``job_id`` in its metadata, posted after ``since``, if any.
 

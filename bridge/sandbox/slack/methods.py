@@ -361,6 +361,8 @@ METHODS: dict[str, Callable[[Workspace, Params], Result]] = {
     "conversations.history": conversations_history,
     "conversations.replies": conversations_replies,
     "users.info": users_info,
+    "bots.info": lambda ws, params: ({"bot": {"id": ws.bot_id, "deleted": False, "name": ws.bot_name,
+                                              "updated": 0, "app_id": ws.app_id, "user_id": ws.bot_user_id}}, []),
     "usergroups.users.list": usergroups_users_list,
     "views.open": lambda ws, params: ws.views.open(ws, params),
     "views.update": lambda ws, params: ws.views.update(ws, params),
