@@ -161,16 +161,62 @@ SHAPES = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_si
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(inner=SHAPES, kind=st.sampled_from(["message", "reaction_added", "app_home_opened", "x"]),
        action=st.sampled_from(["block_actions", "view_submission", "message_action", "shortcut", "x"]),
-       signed=st.booleans(), form=st.booleans())
+       signed=st.booleans(), form=st.booleans(),
+       odd_headers=st.dictionaries(st.sampled_from(["X-Slack-Request-Timestamp", "X-Slack-Signature",
+                                                    "Content-Type", "X-Slack-Retry-Num"]),
+                                   st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=30),
+                                   max_size=2))
 def test_no_request_of_any_shape_gets_a_5xx_or_a_traceback(desk: Desk, caplog, inner, kind, action, signed,
-                                                           form) -> None:
+                                                           form, odd_headers) -> None:
     if form:  # an interaction: Slack's type and user, anything else
         payload = {"type": action, "user": {"id": ANNA}, **inner} if isinstance(inner, dict) else inner
         body = b"payload=" + urllib.parse.quote(json.dumps(payload)).encode()
     else:
         body = event(desk, {"type": kind, **inner} if isinstance(inner, dict) else inner)
-    before = len(caplog.text)
-    status = post(desk, body, content_type=FORM if form else JSON, signed=signed)
+    before, stored = len(caplog.text), keys(desk)
+    status = post(desk, body, content_type=FORM if form else JSON, signed=signed, headers=odd_headers)
     assert status < 500, status
     assert "Traceback" not in caplog.text[before:]
     assert len(caplog.text) - before < 2000  # one short line at most
+    if status >= 400:
+        assert keys(desk) == stored  # nothing refused reaches Redis
+
+
+def test_a_client_sending_its_headers_too_slowly_is_closed(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.app import slow_clients
+
+    monkeypatch.setattr(slow_clients, "HEAD_TIMEOUT", 0.5)
+    head = b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    with socket.create_connection(("127.0.0.1", desk.port), timeout=10) as conn:
+        closed_after = None
+        for i, byte in enumerate(head):  # a byte every 50 ms: the whole head would take 3.5 s
+            try:
+                conn.sendall(bytes([byte]))
+            except OSError:
+                closed_after = i
+                break
+            conn.settimeout(0.05)
+            try:
+                if conn.recv(1) == b"":
+                    closed_after = i
+                    break
+            except TimeoutError:
+                pass
+        assert closed_after is not None and closed_after < len(head) - 1, "the slow client was never closed"
+    # A client sending its request at once is served as ever.
+    assert post(desk, b"null", signed=False) == 401
+
+
+@pytest.mark.parametrize("payload", [
+    {"type": "block_actions", "user": {"id": ANNA}},  # no actions
+    {"type": "block_actions", "user": {"id": ANNA}, "actions": [{"value": "1"}]},  # an action without its id
+    {"type": "view_submission", "user": {"id": ANNA}, "view": {"state": {"values": "x"}}},
+    {"type": "message_action", "user": {"id": ANNA}},  # no callback_id
+    {"type": "block_actions", "user": "U0ANNA0001", "actions": [{"action_id": "a"}]},
+])
+def test_an_interaction_missing_what_its_listener_reads_is_refused_at_the_door(desk: Desk, payload: dict,
+                                                                              caplog) -> None:
+    body = b"payload=" + urllib.parse.quote(json.dumps(payload)).encode()
+    with caplog.at_level(logging.INFO):
+        assert post(desk, body, content_type=FORM) == 400
+    assert "web.refused" in caplog.text and "payload." in caplog.text and "Traceback" not in caplog.text

@@ -90,9 +90,50 @@ class SlashCommand(_Shape):
     text: str = ""
 
 
+class User(_Shape):
+    id: str
+
+
+class Action(_Shape):
+    action_id: str
+    value: str | None = None
+
+
+class ViewState(_Shape):
+    values: dict[str, dict[str, dict[str, Any]]] = {}
+
+
+class View(_Shape):
+    id: str | None = None
+    callback_id: str = ""
+    private_metadata: str = ""
+    state: ViewState = ViewState()
+
+
 class Interaction(_Shape):
     type: str
-    user: dict[str, Any]
+    user: User
+
+
+class BlockActions(Interaction):
+    actions: list[Action] = Field(min_length=1)
+    trigger_id: str | None = None
+
+
+class ViewSubmission(Interaction):
+    view: View
+
+
+class MessageShortcut(Interaction):
+    callback_id: str
+    message: dict[str, Any] = {}
+    channel: dict[str, Any] = {}
+
+
+# The interactions the app acts on, by type, and what their listeners read (handlers/).
+INTERACTION_SHAPES: dict[str, type[Interaction]] = {
+    "block_actions": BlockActions, "view_submission": ViewSubmission, "message_action": MessageShortcut,
+}
 
 
 EVENT_SHAPES: dict[str, type[_Shape]] = {
@@ -235,13 +276,14 @@ class Door:
         return self._who(command.team_id, form.get("api_app_id"))
 
     def _interaction(self, payload: Any) -> Refusal | None:
+        if not isinstance(payload, dict):
+            return Refusal(400, "bad_shape", "payload: not an object")
+        shape = INTERACTION_SHAPES.get(str(payload.get("type")), Interaction)
         try:
-            interaction = Interaction.model_validate(payload)
+            shape.model_validate(payload)
         except ValidationError as exc:
             return Refusal(400, "bad_shape", _field(exc, "payload."))
         team = payload.get("team") if isinstance(payload.get("team"), dict) else {}
-        if not isinstance(interaction.user.get("id"), str):
-            return Refusal(400, "bad_shape", "payload.user.id: missing")
         return self._who(team.get("id"), payload.get("api_app_id"))
 
     def _who(self, team: str | None, app: str | None) -> Refusal | None:

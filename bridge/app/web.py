@@ -23,6 +23,7 @@ from slack_bolt import App, BoltRequest
 
 from bridge.app.door import Door
 from bridge.app.metrics import Readiness
+from bridge.app.slow_clients import HeadTimeoutProtocol
 from bridge.core.log import kv
 from bridge.storage.loops import REDIS_ERRORS
 
@@ -179,9 +180,10 @@ async def _respond(send: Send, status: int, body: bytes, content_type: str = "te
 def server(app: WebApp, host: str, port: int) -> uvicorn.Server:
     # The door's limits, in uvicorn's own options (https://www.uvicorn.org/settings/#resource-limits):
     # an idle connection is closed after 5 s, at most 200 connections and tasks at once (more get 503),
-    # a request's headers at most 16 KB. Body reads time out in WebApp._body. In production put a
-    # reverse proxy in front (header read timeouts, TLS, connection limits per client).
+    # a request's headers at most 16 KB and within 10 s. Body reads time out in WebApp._body. In
+    # production put a reverse proxy in front (TLS, connection limits per client).
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
                             lifespan="on", timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE,
-                            limit_concurrency=MAX_CONNECTIONS, h11_max_incomplete_event_size=MAX_HEADERS)
+                            limit_concurrency=MAX_CONNECTIONS, h11_max_incomplete_event_size=MAX_HEADERS,
+                            http=HeadTimeoutProtocol)  # a request's head within HEAD_TIMEOUT (slow_clients.py)
     return uvicorn.Server(config)
