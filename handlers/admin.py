@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 
 from bridge.desk.admin import ERASE_ACTION
 from bridge.desk.admin_home import ACTIONS, CALLBACK, AdminHome
@@ -24,7 +24,7 @@ def register(app: App, desk: Desk) -> None:
             home.open_modal(body["user"]["id"], action["action_id"], body.get("trigger_id", ""))
 
     @app.action(ERASE_ACTION)
-    def erase(ack: Ack, body: dict, action: dict, respond) -> None:
+    def erase(ack: Ack, body: dict, action: dict, respond: Respond) -> None:
         ack()
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
         respond(text=desk.admin.erase_confirmed(body["user"]["id"], str(action.get("value", "")), channel),

@@ -113,6 +113,7 @@ def test_odd_shapes_in_signed_events_stop_at_the_door(desk: Desk, caplog) -> Non
         assert post(desk, json.dumps(limited).encode()) == 200
     assert keys(desk) == before and desk.x.posted == []
     assert "event.ts" in caplog.text and "slack.app_rate_limited" in caplog.text
+    assert desk.rt.redis.hget("xdesk:metrics", "slack_app_rate_limited") == "1"  # counted for /metrics
 
 
 def test_a_request_that_ends_before_its_body_is_never_acted_on(desk: Desk, caplog) -> None:

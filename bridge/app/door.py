@@ -195,12 +195,12 @@ def _field(exc: ValidationError, prefix: str) -> str:
 
 class Door:
     def __init__(self, signing_secret: str, installation: Callable[[], tuple[str | None, str | None]],
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float] = time.time, rate_limited: Callable[[], object] = lambda: None) -> None:
         self.secret = signing_secret.encode()
         self.installation = installation  # (team_id, api_app_id) of this app, from Slack
         self.now = now
         self.refusals = Refusals()
-        self.rate_limited = 0
+        self.rate_limited = rate_limited  # counts Slack's app_rate_limited (xdesk_slack_app_rate_limited_total)
 
     def check(self, headers: dict[str, list[str]], body: bytes) -> Refusal | None:
         """None when the request may go on to Bolt; else what to answer, and why."""
@@ -250,7 +250,7 @@ class Door:
             return None if isinstance(body.get("challenge"), str) else Refusal(400, "bad_shape", "challenge: missing")
         if body["type"] == "app_rate_limited":
             # Slack stops sending events for the rest of the minute: the operator must know.
-            self.rate_limited += 1
+            self.rate_limited()
             log.warning(kv("slack.app_rate_limited", minute=body.get("minute_rate_limited"),
                            action="over 30,000 events an hour: Slack drops events until the next minute"))
             return Refusal(200, "app_rate_limited", "acknowledged")

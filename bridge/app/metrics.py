@@ -76,6 +76,9 @@ class DeskCollector(Collector):
         yield limits
         yield CounterMetricFamily("xdesk_x_cost_usd", "What X bills for the calls made (estimate, [x.prices])",
                                   value=float(totals.get("xcost", 0)))
+        yield CounterMetricFamily("xdesk_slack_app_rate_limited", "Times Slack said it dropped the app's events "
+                                  "for a minute (app_rate_limited)",
+                                  value=float(totals.get("slack_app_rate_limited", 0)))
         age = self.figures.heartbeat_age()
         yield GaugeMetricFamily("xdesk_worker_heartbeat_age_seconds", "Seconds since the freshest worker was heard of",
                                 value=age if age is not None else float("inf"))
@@ -130,7 +133,7 @@ class Readiness:
             try:
                 self.auth_test()
                 self._auth_ok_until = time.monotonic() + AUTH_CHECKED_FOR
-            except Exception as exc:  # noqa: BLE001: whatever the Slack client raised, Slack is not usable
+            except Exception as exc:  # whatever the Slack client raised, Slack is not usable now
                 problems["slack"] = f"auth.test failed ({str(exc)[:80]})"
         if self.socket_connected is not None and not self.socket_connected():
             problems["socket_mode"] = "not connected"

@@ -185,7 +185,8 @@ class Runtime:
             log.warning(kv("slack.installation_unknown", error=exc.error,
                            effect="requests are not checked for their team and app until web restarts"))
             installation = (None, None)
-        door = Door(self.env.slack_signing_secret, lambda: installation)
+        door = Door(self.env.slack_signing_secret, lambda: installation,
+                    rate_limited=lambda: self.redis.hincrby(self.store.keys.metrics, "slack_app_rate_limited", 1))
         web = WebApp(None if socket_connected else app, self.redis, metrics=registry(self.store, self.figures),
                      metrics_token=self.env.metrics_token, readiness=readiness, door=door)
         srv = server(web, "0.0.0.0", self.env.port)
