@@ -136,15 +136,18 @@ class CustomerRecords:
     def _plan_key(self, user_id: str) -> str:
         return self.keys.key("erasure", self.hashed(user_id))
 
-    def resolved_before(self, cutoff: float, limit: int = 500) -> dict[str, list[str]]:
-        """Cases resolved before ``cutoff``, by their customer's X user id (retention)."""
+    def resolved_before(self, cutoff: float) -> dict[str, list[str]]:
+        """Cases resolved before ``cutoff``, by their customer's X user id (retention). A scan of every
+        case, once a day: an index would cost each stored case more than the scan costs the day."""
         by_customer: dict[str, list[str]] = {}
-        for case_id in self.r.zrangebyscore(self.keys.resolved, "-inf", cutoff, start=0, num=limit):
-            customer = self.r.hget(self.keys.case(case_id), "customer_id")
-            if customer is None:
-                self.r.zrem(self.keys.resolved, case_id)  # gone already
-                continue
-            by_customer.setdefault(customer, []).append(case_id)
+        head = f"{self.keys.p}case:"
+        for batch in _batches(self.r.scan_iter(f"{head}*", count=1000)):
+            with self.r.pipeline(transaction=False) as pipe:
+                for key in batch:
+                    pipe.hmget(key, "status", "resolved_at", "customer_id")
+                for key, (status, resolved_at, customer) in zip(batch, pipe.execute(), strict=True):
+                    if status == "resolved" and resolved_at and float(resolved_at) < cutoff and customer:
+                        by_customer.setdefault(customer, []).append(key.removeprefix(head))
         return by_customer
 
     def hashed(self, value: str) -> str:
@@ -198,7 +201,6 @@ class CustomerRecords:
             for case_id in plan.cases:
                 erased += 1
                 pipe.delete(self.keys.case(case_id), self.keys.lane(f"x:{case_id}"))
-                pipe.zrem(self.keys.resolved, case_id)
                 pipe.zrem(self.keys.unclaimed, case_id)
                 pipe.zrem(self.keys.waiting, case_id)
                 pipe.zrem(self.keys.queue, case_id)

@@ -18,7 +18,7 @@ Reading X
 The desk's clock
   ``clock:turn`` the shared turn; ``unclaimed``, ``waiting`` sorted sets of cases by when they wait from,
   for reminders (emptied as they are taken); ``queue`` the open cases nobody holds, by when they came in;
-  ``claims:<user>`` the unresolved cases a user holds; ``resolved`` resolved cases by when (retention);
+  ``claims:<user>`` the unresolved cases a user holds;
   ``closed`` closed periods, ``closed:<period>[:<channel>]`` what came in; ``summarized:<period>:<channel>``,
   ``autoreplied:<period>:<user id>`` once-marks (14 days).
 Slack events and messages (7 days unless said)
@@ -135,11 +135,6 @@ class Keys:
     @property
     def unclaimed(self) -> str:
         return f"{self.p}unclaimed"
-
-    @property
-    def resolved(self) -> str:
-        """Sorted set: resolved cases by when they were resolved ([privacy] retention_days)."""
-        return f"{self.p}resolved"
 
     def claims(self, user: str) -> str:
         """Set: the cases ``user`` holds (resolved ones leave it)."""

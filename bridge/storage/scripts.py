@@ -88,7 +88,7 @@ if case_id then
     local status = 'open'
     if claimer ~= '' then status = 'claimed' end
     redis.call('HSET', ck, 'status', status, 'resolved_by', '')
-    redis.call('ZREM', p..'resolved', case_id)
+    redis.call('HDEL', ck, 'resolved_at')
     outcome = 'reopened'
     if claimer == '' then redis.call('ZADD', p..'queue', now, case_id)
     else redis.call('SADD', p..'claims:'..claimer, case_id) end
@@ -193,7 +193,8 @@ local status = redis.call('HGET', ck, 'status')
 if want == 'resolved' then
   if status == 'resolved' then return 0 end
   redis.call('HSET', ck, 'status', 'resolved', 'resolved_by', by)
-  redis.call('ZADD', ARGV[5]..'resolved', ARGV[4], ARGV[3])  -- kept [privacy] retention_days from now
+  -- A field, not an index: 20 bytes a case; [privacy] retention_days reads them once a day.
+  redis.call('HSET', ck, 'resolved_at', ARGV[4])
   redis.call('ZREM', KEYS[2], ARGV[3])
   redis.call('ZREM', KEYS[3], ARGV[3])
   redis.call('ZREM', KEYS[4], ARGV[3])
@@ -214,7 +215,7 @@ else
   redis.call('ZADD', KEYS[4], redis.call('HGET', ck, 'opened_at') or ARGV[4], ARGV[3])
 end
 redis.call('HSET', ck, 'status', want, 'resolved_by', '')
-redis.call('ZREM', ARGV[5]..'resolved', ARGV[3])
+redis.call('HDEL', ck, 'resolved_at')
 return 1
 """
 
