@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App, Respond
 
-from bridge.desk.admin import ERASE_ACTION
 from bridge.desk.admin_home import ACTIONS, CALLBACK, AdminHome
 from bridge.desk.desk import Desk
+from bridge.desk.erase_requests import ERASE_ACTION
 
 
 def register(app: App, desk: Desk) -> None:
@@ -27,7 +27,7 @@ def register(app: App, desk: Desk) -> None:
     def erase(ack: Ack, body: dict, action: dict, respond: Respond) -> None:
         ack()
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
-        respond(text=desk.admin.erase_confirmed(body["user"]["id"], str(action.get("value", "")), channel),
+        respond(text=desk.admin.erasures.confirmed(body["user"]["id"], str(action.get("value", "")), channel),
                 replace_original=True)
 
     @app.view(CALLBACK)

@@ -55,7 +55,7 @@ def register(app: App, desk: Desk) -> None:
         elif verb == "hours" and not args:
             ack(admin.hours())
         elif verb == "erase":
-            ack(**admin.erase_prompt(user, rest))
+            ack(**admin.erasures.prompt(user, rest))
         elif verb == "stats":
             ack(desk.glance.stats(user, args[0] if args else "today"))
         elif verb in changers or verb == "hours":

@@ -184,3 +184,25 @@ def test_an_admin_erases_a_customer_from_slack_after_confirming(two_customers) -
     for trace in (ERIKA["username"], ERIKA["name"], ids["id"], "0815-4711"):
         assert trace not in everything_in_redis(desk) + everything_in_slack(desk), trace
     assert "erased 3 case(s)" in desk.rt.redis.lrange("xdesk:config:audit", 0, 0)[0]
+
+
+def test_with_the_embedded_redis_the_erased_data_leaves_the_disk(two_customers, redis_socket) -> None:
+    """The embedded Redis keeps an append-only file; erase has it rewritten (SPEC "Personal data")."""
+    from pathlib import Path
+
+    from tests.harness import eventually
+
+    desk, _ = two_customers
+    data_dir = Path(redis_socket).parent  # the embedded Redis the tests share, as BRIDGE_DATA_DIR has it
+
+    def on_disk() -> bytes:
+        return b"".join(f.read_bytes() for f in data_dir.rglob("*.aof*") if f.is_file())
+
+    assert b"kundin_erika" in on_disk()
+    env = {k: v for k, v in {**os.environ, **desk.env}.items() if k != "REDIS_URL"}
+    env |= {"BRIDGE_DATA_DIR": str(data_dir), "BRIDGE_SETTINGS": os.environ["BRIDGE_SETTINGS"]}
+    result = subprocess.run([sys.executable, "-m", "bridge", "erase", "kundin_erika"], capture_output=True,
+                            text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    eventually(lambda: b"kundin_erika" not in on_disk() and b"0815-4711" not in on_disk(), timeout=30,
+               what="the append-only file rewritten")

@@ -6,7 +6,8 @@ import getpass
 import json
 from typing import TextIO
 
-from bridge.app.runtime import Runtime, desk_channels
+from bridge.app.runtime import Runtime
+from bridge.core.rules import desk_channels
 from bridge.effects.erase import Erasure
 from bridge.storage.desk_config import DeskConfig
 

@@ -28,6 +28,7 @@ from bridge.app.wiring import desk_for, job_handlers
 from bridge.core.hours import desk_zone
 from bridge.core.log import kv
 from bridge.core.models import Author, UserId
+from bridge.core.rules import desk_channels
 from bridge.core.settings import Environment, Settings, SettingsError
 from bridge.effects.media_upload import ReplyMedia
 from bridge.intake.clock import ClockLoop
@@ -286,12 +287,6 @@ def check(rt: Runtime) -> list[str]:
         except XError as exc:
             problems.append(f"x: GET /2/users/me failed: {exc.reason}")
     return problems
-
-
-def desk_channels(settings: Settings) -> list[str]:
-    """Every channel the desk posts in: the default one, the topics', the audit channel."""
-    return sorted({settings.slack.default_channel, *(t.channel for t in settings.topics),
-                   *([settings.slack.audit_channel] if settings.slack.audit_channel else [])})
 
 
 def join_desk_channels(settings: Settings, slack: SlackSide) -> None:

@@ -45,3 +45,9 @@ def visible_controls(text: str) -> str:
     """``text`` with every character that could make it read other than it is shown as ``<U+202E>``."""
     return _HIDDEN.sub(lambda m: f"<U+{ord(m[0]):04X}>", text)
 
+
+def unescape(text: str) -> str:
+    """A slash command's text as the user typed it: Slack escapes ``&``, ``<`` and ``>`` in it
+    (https://docs.slack.dev/messaging/formatting-message-text#escaping)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+

@@ -44,6 +44,12 @@ def route(tweet: Tweet, topics: Sequence[Topic], default_channel: str) -> tuple[
     return None, ChannelId(default_channel)
 
 
+def desk_channels(settings: Settings) -> list[str]:
+    """Every channel the desk posts in: the default one, the topics', the audit channel."""
+    return sorted({settings.slack.default_channel, *(t.channel for t in settings.topics),
+                   *([settings.slack.audit_channel] if settings.slack.audit_channel else [])})
+
+
 def is_answerable(tweet: Tweet, brand_username: str) -> bool:
     """X lets an app reply only to a post whose author mentioned (or quoted) the brand.
 

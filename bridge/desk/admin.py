@@ -24,13 +24,14 @@ import tomli_w
 from bridge.core import desk_config as dc
 from bridge.core.desk_config import DAYS, Overlay, Refused
 from bridge.core.log import kv
-from bridge.core.mrkdwn import escape_mrkdwn
+from bridge.core.mrkdwn import escape_mrkdwn, unescape
 from bridge.core.settings import Settings, Topic
+from bridge.desk.erase_requests import EraseRequests
 from bridge.desk.roles import Roles
 from bridge.slack.client import SlackError
 from bridge.slack.port import SlackPort
 from bridge.storage.desk_config import DeskConfig, LiveSettings, Snapshot
-from bridge.storage.outbox import post_lane, slack_lane
+from bridge.storage.outbox import post_lane
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,6 @@ LISTS = ("keywords", "hashtags", "languages")
 CHANNEL = re.compile(r"^<#([CG][A-Z0-9]{2,})(?:\|[^>]*)?>$|^([CG][A-Z0-9]{2,})$")
 USER = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>$|^([UW][A-Z0-9]{2,})$")
 CONFLICT_TRIES = 3
-ERASE_ACTION = "xdesk_erase_confirm"
 
 
 @dataclass(frozen=True)
@@ -93,11 +93,6 @@ def user_of(token: str) -> str | None:
     return (match[1] or match[2]) if match else None
 
 
-def unescape(text: str) -> str:
-    """Slack escapes ``&``, ``<`` and ``>`` in a command's text (https://docs.slack.dev/messaging/formatting-message-text#escaping)."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 class DeskAdmin:
     def __init__(self, live: LiveSettings, config: DeskConfig, roles: Roles, slack: SlackPort,
                  clock: Callable[[], float]) -> None:
@@ -106,6 +101,7 @@ class DeskAdmin:
         self.roles = roles
         self.slack = slack
         self.clock = clock
+        self.erasures = EraseRequests(roles, config.store, clock)  # /xdesk erase
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -157,43 +153,6 @@ class DeskAdmin:
             return "Only admins may read the configuration."
         return "The desk's configuration now, as `settings.toml` (commit it to make it the base):\n```\n" + \
             as_toml(self.live.now, self.live.version) + "```"
-
-    # -- erasing a customer (SPEC "Personal data") ---------------------------------------------------
-
-    def erase_prompt(self, user: str, handle: str) -> dict[str, Any]:
-        """The answer to ``/xdesk erase HANDLE``: a button to confirm, for admins."""
-        handle = unescape(handle.strip())
-        if not self.roles.is_admin(user):
-            return {"text": "Only admins may erase a customer's data."}
-        if not re.fullmatch(r"@?\w{1,15}|\d{1,20}", handle):
-            return {"text": "Use `/xdesk erase HANDLE` with an X username (with or without @) or a numeric X user id."}
-        shown = escape_mrkdwn(handle)
-        text = (f"Erase everything stored about *{shown}*? Their cases and messages leave Redis, and every message "
-                "the bot posted for them in Slack becomes \"Erased on request\". This cannot be undone.")
-        return {"text": text, "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-            {"type": "actions", "elements": [{
-                "type": "button", "action_id": ERASE_ACTION, "style": "danger", "value": handle,
-                "text": {"type": "plain_text", "text": "Erase"},
-                "confirm": {"title": {"type": "plain_text", "text": "Erase for good?"},
-                            "text": {"type": "plain_text", "text": f"Everything of {handle} is erased."},
-                            "confirm": {"type": "plain_text", "text": "Erase"},
-                            "deny": {"type": "plain_text", "text": "Keep"}}}]}]}
-
-    def erase_confirmed(self, user: str, handle: str, channel: str) -> str:
-        """The admin pressed Erase: the erasure is queued for a worker (it takes many Slack calls), once."""
-        if not self.roles.is_admin(user):
-            return "Only admins may erase a customer's data."
-        store = self.config.store
-        request = hashlib.sha256(f"{handle.casefold().removeprefix('@')}".encode()).hexdigest()[:24]
-        job = {"id": f"erase:{request}:{int(self.clock())}", "kind": "erase", "request": request, "by": user,
-               "channel": channel}
-        queued = store.queue_once(store.keys.key("once", "erase", request), [(slack_lane("erase"), job)], ttl=600,
-                                  also=lambda pipe: pipe.set(store.keys.key("eraserequest", request), handle,
-                                                             ex=3600))
-        log.info(kv("privacy.erase_requested", user=user, queued=queued))
-        return ("Erasing: you'll be told here when it is done." if queued
-                else "That erasure is under way already: you'll be told here when it is done.")
 
     # -- changing ----------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import logging
 from bridge.core.log import kv
 from bridge.core.models import Case, SlackUserId
 from bridge.core.reply_check import check_reply
-from bridge.core.rules import is_old_parent, moved_hint
+from bridge.core.rules import desk_channels, is_old_parent, moved_hint
 from bridge.core.settings import Settings
 from bridge.core.tweet_text import is_note
 from bridge.desk.admin import DeskAdmin
@@ -42,7 +42,7 @@ class Desk:
 
     def channels(self) -> set[str]:
         """The desk's channels as admins have them now (topics change in Slack, bridge/desk/admin.py)."""
-        return {self.settings.slack.default_channel, *(t.channel for t in self.settings.topics)}
+        return set(desk_channels(self.settings))
 
     def case_at(self, channel: str, ts: str) -> Case | None:
         return self.parents.case_at(channel, ts)

@@ -18,6 +18,7 @@ from typing import Any
 from bridge.core import crash
 from bridge.core.log import kv
 from bridge.core.mrkdwn import escape_mrkdwn
+from bridge.core.rules import desk_channels
 from bridge.core.settings import Settings
 from bridge.effects.jobs import ephemeral_job
 from bridge.slack.client import SlackError
@@ -171,8 +172,7 @@ class PrivacyJobs:
         handle = self.store.r.get(key)
         if handle is None:
             return Done({"skipped": "done before"})  # this job ran already, and its answer went out
-        channels = sorted({self.settings.slack.default_channel, *(t.channel for t in self.settings.topics)})
-        erasure = Erasure(self.store, self.slack, channels)
+        erasure = Erasure(self.store, self.slack, desk_channels(self.settings))
         plan = erasure.find(handle)
         if plan is None or not (plan.cases or plan.tweets):
             lines = [f"nothing stored for {handle}"]

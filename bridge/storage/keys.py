@@ -28,7 +28,9 @@ Slack events and messages (7 days unless said)
   ``role:<user>`` a role looked up in Slack (5 min).
 Personal data (:mod:`bridge.storage.customers`)
   ``salt``; ``erased:<salted hash of a tweet id>`` an erased tweet, never posted again (8 days);
-  ``erasure:<salted hash of the user id>`` an erasure under way (what it removes; a week at most).
+  ``erasure:<salted hash of the user id>`` an erasure under way (what it removes; a week at most);
+  ``eraserequest:<hash>`` the handle an admin's confirmed ``/xdesk erase`` waits to erase (an hour).
+The App Home: ``homequeued:<user>`` a refresh of the user's Home is queued and not begun (a minute).
 The desk's figures (:mod:`bridge.storage.figures`)
   ``metrics`` hash of running totals (cases opened by topic, replies by kind, first responses, X calls by
   endpoint and answer, X cost); ``day:<date>`` a day's figures and ``dayfr:<date>`` its first responses

@@ -219,41 +219,6 @@ redis.call('HDEL', ck, 'resolved_at')
 return 1
 """
 
-# The brand replied (a tweet or a DM, ``kind``) to ``answers``, the customer's latest message of that kind
-# in the case: if it still is, nobody waits any more. The reply is counted once per job (its mark lives
-# a day, longer than any retry), and the case's first reply sets its first response: ``open_for`` is
-# the open time since the case opened, reckoned by the caller (service hours are plain Python).
-REPLIED = "local p = ARGV[1]\n" + FIGURES + """
-local ck, case_id, answers, kind = KEYS[1], ARGV[2], ARGV[3], ARGV[4]
-local job, agent, now, day, hour, sla, open_for = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
-local latest_field = 'latest_customer_tweet'
-if kind == 'dm' then latest_field = 'dm_latest' end
-if redis.call('HGET', ck, latest_field) == answers then
-  redis.call('HSET', ck, 'waiting_since', '')
-  redis.call('ZREM', p..'waiting', case_id)
-end
-if not redis.call('SET', p..'counted:'..job, '1', 'NX', 'EX', 86400) then return 0 end
-redis.call('HINCRBY', p..'metrics', 'replies|'..kind, 1)
-day_count(day, 'replies|'..kind, 1)
-if agent ~= '' then day_count(day, 'agent|'..agent, 1) end
-if redis.call('EXISTS', ck) == 0 or (redis.call('HGET', ck, 'first_reply_at') or '') ~= '' then return 1 end
-redis.call('HSET', ck, 'first_reply_at', now)
-local seconds = tonumber(open_for)
-if seconds < 0 then return 1 end  -- a case stored before cases kept when they opened
-redis.call('HINCRBY', p..'metrics', 'fr_count', 1)
-redis.call('HINCRBYFLOAT', p..'metrics', 'fr_sum', seconds)
-for i = 12, #ARGV do
-  if seconds <= tonumber(ARGV[i]) then redis.call('HINCRBY', p..'metrics', 'fr_le|'..ARGV[i], 1) end
-end
-day_count(day, 'answered', 1)
-if seconds <= tonumber(sla) then day_count(day, 'sla_met', 1) end
-day_count(day, 'answered|'..(redis.call('HGET', ck, 'topic') or ''), 1)
-redis.call('RPUSH', p..'dayfr:'..day, hour..':'..open_for)  -- by hour, for the digest's chart
-redis.call('EXPIRE', p..'dayfr:'..day, DAY_TTL)
-return 1
-"""
-
-
 # Tweet ids are 64-bit numbers as strings: compare by length, then by text (Lua numbers are doubles).
 FORWARD = """
 local cur = redis.call('GET', KEYS[1])
